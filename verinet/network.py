@@ -1,0 +1,304 @@
+"""Feed-forward networks as immutable values: affine layers, each followed by an activation.
+
+Semantics (what every bound in verinet is about): layer ``k`` maps ``a_{k-1}`` to
+``a_k = σ_k(W_k a_{k-1} + b_k)`` in exact real arithmetic, with ``W_k`` and ``b_k`` the numbers *as
+written in the model file*. A float32/float64 tensor is an exact binary number; a decimal string such
+as ``"0.1"`` is the exact decimal. Each layer therefore keeps
+
+* ``weight_lo/weight_hi`` and ``bias_lo/bias_hi``: the tightest float64 enclosures (equal when the file's
+  numbers are floats), used by the fast float64 backend;
+* ``weight_q/bias_q``: the exact rationals when they are not floats (``None`` otherwise), used by the
+  mp backend, the exact evaluator and the certificate checker.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+from intervals.rounding import float_down, float_up, to_fraction
+
+__all__ = ["Activation", "Layer", "Network", "InputDomain"]
+
+
+class Activation(enum.Enum):
+    """Activation applied after an affine layer."""
+
+    IDENTITY = "identity"
+    RELU = "relu"
+    LEAKY_RELU = "leaky_relu"
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """True for activations whose exact value at a rational point is rational."""
+        return self in (Activation.IDENTITY, Activation.RELU, Activation.LEAKY_RELU)
+
+
+def _fraction_array(values, what: str) -> np.ndarray:
+    """Object array of exact Fractions from numbers or decimal strings; clear error on NaN/inf/garbage."""
+    arr = np.asarray(values, dtype=object)
+    out = np.empty(arr.shape, dtype=object)
+    flat_in = arr.reshape(-1)
+    flat_out = out.reshape(-1)
+    for i, v in enumerate(flat_in):
+        try:
+            flat_out[i] = to_fraction(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{what}: entry {np.unravel_index(i, arr.shape)} is invalid ({exc})") from None
+    return out
+
+
+def _enclose(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tightest float64 enclosure ``lo <= q <= hi`` of an object array of Fractions."""
+    lo = np.array([float_down(v) for v in q.reshape(-1)], dtype=np.float64).reshape(q.shape)
+    hi = np.array([float_up(v) for v in q.reshape(-1)], dtype=np.float64).reshape(q.shape)
+    return lo, hi
+
+
+def _check_float(a: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
+    a = a.astype(np.float64)  # float16/32 -> float64 is exact
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{what}: entry {idx} is {a[idx]} (NaN and infinite weights are not allowed)")
+    return np.ascontiguousarray(a)
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One affine map followed by an activation: ``a = σ(W x + b)``.
+
+    Build it with :meth:`from_floats` (exact binary numbers) or :meth:`from_exact` (decimals or
+    Fractions); the constructor itself does not validate.
+    """
+
+    weight_lo: np.ndarray
+    weight_hi: np.ndarray
+    bias_lo: np.ndarray
+    bias_hi: np.ndarray
+    activation: Activation = Activation.RELU
+    alpha: Fraction = Fraction(0)
+    weight_q: np.ndarray | None = None
+    bias_q: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_floats(
+        cls, weight, bias, activation: Activation = Activation.RELU, alpha=0, *, name: str = "layer"
+    ) -> "Layer":
+        """A layer whose weights are exactly the given binary floats (float16/32/64 tensors)."""
+        w = _check_float(weight, f"{name} weight")
+        b = _check_float(bias, f"{name} bias")
+        _check_shapes(w, b, name)
+        return cls(w, w, b, b, Activation(activation), _alpha(activation, alpha, name))
+
+    @classmethod
+    def from_exact(
+        cls, weight, bias, activation: Activation = Activation.RELU, alpha=0, *, name: str = "layer"
+    ) -> "Layer":
+        """A layer whose weights are exact rationals (Fractions, ints, floats or decimal strings)."""
+        wq = _fraction_array(weight, f"{name} weight")
+        bq = _fraction_array(bias, f"{name} bias")
+        _check_shapes(wq, bq, name)
+        wlo, whi = _enclose(wq)
+        blo, bhi = _enclose(bq)
+        exact_w = bool(np.array_equal(wlo, whi))
+        exact_b = bool(np.array_equal(blo, bhi))
+        return cls(
+            wlo,
+            whi,
+            blo,
+            bhi,
+            Activation(activation),
+            _alpha(activation, alpha, name),
+            None if exact_w else wq,
+            None if exact_b else bq,
+        )
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_in(self) -> int:
+        return int(self.weight_lo.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weight_lo.shape[0])
+
+    @property
+    def is_float_exact(self) -> bool:
+        """True when every weight and bias is exactly a float64 (point matrices in the float backend)."""
+        return self.weight_q is None and self.bias_q is None
+
+    @property
+    def weight_mid(self) -> np.ndarray:
+        """Float64 weights for approximate (non-rigorous) evaluation."""
+        return self.weight_lo if self.weight_q is None else 0.5 * self.weight_lo + 0.5 * self.weight_hi
+
+    @property
+    def bias_mid(self) -> np.ndarray:
+        return self.bias_lo if self.bias_q is None else 0.5 * self.bias_lo + 0.5 * self.bias_hi
+
+    def weight_exact(self) -> np.ndarray:
+        """Exact weights as an object array of Fractions."""
+        if self.weight_q is not None:
+            return self.weight_q
+        return _fraction_array(self.weight_lo, "weight")
+
+    def bias_exact(self) -> np.ndarray:
+        """Exact biases as an object array of Fractions."""
+        if self.bias_q is not None:
+            return self.bias_q
+        return _fraction_array(self.bias_lo, "bias")
+
+
+def _alpha(activation, alpha, name) -> Fraction:
+    act = Activation(activation)
+    a = to_fraction(alpha)
+    if act is Activation.LEAKY_RELU and not (0 <= a <= 1):
+        raise ValueError(f"{name}: leaky ReLU slope must be in [0, 1], got {alpha}")
+    return a if act is Activation.LEAKY_RELU else Fraction(0)
+
+
+def _check_shapes(w: np.ndarray, b: np.ndarray, name: str) -> None:
+    if w.ndim != 2:
+        raise ValueError(f"{name}: weight must be a matrix, got shape {w.shape}")
+    if b.ndim != 1 or b.shape[0] != w.shape[0]:
+        raise ValueError(f"{name}: bias shape {b.shape} does not match weight shape {w.shape}")
+    if w.shape[0] == 0 or w.shape[1] == 0:
+        raise ValueError(f"{name}: empty weight matrix {w.shape}")
+
+
+@dataclass(frozen=True)
+class InputDomain:
+    """A box of inputs given by exact rational bounds (e.g. the clamping ranges of a ``.nnet`` file)."""
+
+    lower: tuple[Fraction, ...]
+    upper: tuple[Fraction, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.lower) != len(self.upper):
+            raise ValueError("input domain: lower and upper have different lengths")
+        for i, (a, b) in enumerate(zip(self.lower, self.upper)):
+            if a > b:
+                raise ValueError(f"input domain: lower[{i}] = {a} > upper[{i}] = {b}")
+
+    @classmethod
+    def from_values(cls, lower: Sequence, upper: Sequence) -> "InputDomain":
+        return cls(tuple(to_fraction(v) for v in lower), tuple(to_fraction(v) for v in upper))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A feed-forward network: ``layers[k]`` is applied to the output of ``layers[k-1]``.
+
+    Attributes
+    ----------
+    layers : tuple of Layer
+    input_domain : InputDomain or None
+        The box on which the network is meant to be analysed (``.nnet`` files carry one).
+    name, format, source, sha256 : str or None
+        Provenance: a certificate names the model file by its SHA-256.
+    """
+
+    layers: tuple[Layer, ...]
+    input_domain: InputDomain | None = None
+    name: str = "network"
+    format: str = "python"
+    source: str | None = None
+    sha256: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise ValueError("network has no layers")
+        for k in range(1, len(self.layers)):
+            if self.layers[k].n_in != self.layers[k - 1].n_out:
+                raise ValueError(
+                    f"layer {k} expects {self.layers[k].n_in} inputs but layer {k - 1} "
+                    f"produces {self.layers[k - 1].n_out} (shapes do not chain)"
+                )
+        if self.input_domain is not None and len(self.input_domain.lower) != self.n_inputs:
+            raise ValueError(
+                f"input domain has {len(self.input_domain.lower)} coordinates, network has {self.n_inputs} inputs"
+            )
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(L.n_in * L.n_out + L.n_out for L in self.layers)
+
+    @property
+    def is_float_exact(self) -> bool:
+        return all(L.is_float_exact for L in self.layers)
+
+    @property
+    def piecewise_linear(self) -> bool:
+        return all(L.activation.piecewise_linear for L in self.layers)
+
+    def describe(self) -> str:
+        """One line per layer: ``in -> out  activation``."""
+        return "\n".join(
+            f"layer {k}: {L.n_in} -> {L.n_out}  {L.activation.value}"
+            + (f"(alpha={L.alpha})" if L.activation is Activation.LEAKY_RELU else "")
+            for k, L in enumerate(self.layers)
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def approx_evaluate(self, x) -> np.ndarray:
+        """Non-rigorous float64 evaluation (for search heuristics only). ``x``: shape (n,) or (B, n)."""
+        a = np.asarray(x, dtype=np.float64)
+        for L in self.layers:
+            a = a @ L.weight_mid.T + L.bias_mid
+            a = _approx_activation(L, a)
+        return a
+
+    def evaluate_exact(self, x) -> list[Fraction]:
+        """Exact rational output at a rational point (piecewise-linear activations only).
+
+        ``x`` entries may be ints, floats (their exact binary value), Fractions or decimal strings.
+        """
+        if not self.piecewise_linear:
+            raise ValueError("exact evaluation needs piecewise-linear activations; use a rigorous enclosure")
+        a = [to_fraction(v) for v in np.asarray(x, dtype=object).reshape(-1)]
+        if len(a) != self.n_inputs:
+            raise ValueError(f"input has {len(a)} coordinates, network expects {self.n_inputs}")
+        for L in self.layers:
+            W = L.weight_exact()
+            b = L.bias_exact()
+            z = [sum((W[i, j] * a[j] for j in range(L.n_in)), b[i]) for i in range(L.n_out)]
+            if L.activation is Activation.RELU:
+                a = [v if v > 0 else Fraction(0) for v in z]
+            elif L.activation is Activation.LEAKY_RELU:
+                a = [v if v > 0 else L.alpha * v for v in z]
+            else:
+                a = z
+        return a
+
+
+def _approx_activation(L: Layer, z: np.ndarray) -> np.ndarray:
+    act = L.activation
+    if act is Activation.RELU:
+        return np.maximum(z, 0.0)
+    if act is Activation.LEAKY_RELU:
+        return np.where(z > 0, z, float(L.alpha) * z)
+    if act is Activation.SIGMOID:
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+    if act is Activation.TANH:
+        return np.tanh(z)
+    return z
