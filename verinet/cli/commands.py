@@ -6,7 +6,9 @@ import importlib
 
 from verinet.cli import main
 
-_COMMANDS = ()
+_COMMANDS = (
+    ("info", "info"),
+)
 
 for _module, _name in _COMMANDS:
     main.add_command(getattr(importlib.import_module(f"verinet.cli.{_module}"), _name))
