@@ -120,7 +120,7 @@ class Region:
         if self.kind == "box" and not self.center:
             return f"box of {self.dim} coordinates"
         name = {"inf": "l∞", "2": "l2", "1": "l1"}[self.norm]
-        return f"{name} ball of radius {self.radius} in {self.dim} coordinates"
+        return f"{name} ball of radius {_s(self.radius)} in {self.dim} coordinates"
 
     def to_json(self) -> dict:
         """Exact JSON form: every number as a string of its exact value (``p/q`` when not a decimal)."""

@@ -8,6 +8,8 @@ from verinet.cli import main
 
 _COMMANDS = (
     ("info", "info"),
+    ("lipschitz", "lipschitz"),
+    ("demo", "demo"),
 )
 
 for _module, _name in _COMMANDS:
