@@ -50,22 +50,26 @@ def _err_consts(n: int) -> tuple[float, float, float]:
 def _mid_rad(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Midpoint ``m`` (any float, finite inputs) and radius ``r ≥ max(hi − m, m − lo)`` rounded up."""
     m = 0.5 * lo + 0.5 * hi  # halve first: no overflow; rounding of m is harmless (r covers it)
-    r = R.next_up(np.maximum(hi - m, m - lo))  # one RN subtraction, then one step up
+    with np.errstate(over="ignore"):  # next_up(max) = +inf is a sound radius
+        r = R.next_up(np.maximum(hi - m, m - lo))  # one RN subtraction, then one step up
     return m, r
 
 
-def _finish(c: np.ndarray, s: np.ndarray, g_inv: float, neta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Radius ``ρ ≥ (ŝ + nη)/(1 − γ_n) + nη`` and the outward interval ``[ĉ − ρ, ĉ + ρ]``."""
-    nu = R.next_up
-    with np.errstate(over="ignore", invalid="ignore"):
-        rho = nu(nu(nu(s + neta) * g_inv) + neta)
-        lo = R.next_down(c - rho)
-        hi = nu(c + rho)
-    bad = np.isnan(lo) | np.isnan(hi)
-    if bad.any():  # inf − inf after overflow: nothing better than the whole line is proved
-        lo = np.where(bad, -np.inf, lo)
-        hi = np.where(bad, np.inf, hi)
-    return lo, hi
+_NO_BIAS = np.empty(0)
+
+
+def _finish_fused(c, s, inv, neta, bias: IntervalArray | None) -> IntervalArray:
+    """:func:`_finish` plus an optional bias, in one compiled pass (same rounding argument)."""
+    c = np.ascontiguousarray(c)
+    s = np.ascontiguousarray(s)
+    lo = np.empty(c.shape)
+    hi = np.empty(c.shape)
+    blo = _NO_BIAS if bias is None else np.ascontiguousarray(bias.lo, dtype=np.float64)
+    bhi = _NO_BIAS if bias is None else np.ascontiguousarray(bias.hi, dtype=np.float64)
+    if bias is not None and (blo.ndim != 1 or blo.shape[0] != c.shape[-1]):
+        raise ValueError(f"bias of shape {blo.shape} does not match output shape {c.shape}")
+    _kernels.finish(c.reshape(-1), s.reshape(-1), inv, neta, blo, bhi, lo.reshape(-1), hi.reshape(-1))
+    return IntervalArray._unsafe(lo, hi)
 
 
 def _check_box(x: IntervalArray, n: int, who: str) -> None:
@@ -111,22 +115,25 @@ class PointMatrix:
     def __matmul__(self, x: IntervalArray) -> IntervalArray:
         return self.matvec(x)
 
-    def matvec(self, x: IntervalArray) -> IntervalArray:
-        """Enclosure of ``W x`` for a box ``x`` of shape (n,) or a batch of shape (..., n)."""
+    def matvec(self, x: IntervalArray, bias: IntervalArray | None = None) -> IntervalArray:
+        """Enclosure of ``W x`` (plus the interval vector ``bias`` if given) for a box ``x`` of shape (n,)
+        or a batch of shape (..., n)."""
         _check_box(x, self.n, "PointMatrix.matvec")
-        if not (np.isfinite(x.lo).all() and np.isfinite(x.hi).all()):
-            return self._careful(x)
-        m, r = _mid_rad(x.lo, x.hi)
-        a = R.next_up(r + R.next_up(self._g * np.abs(m)))  # a ≥ r + γ_n|m|
-        if x.ndim == 1:
-            c = np.empty(self.m)
-            s = np.empty(self.m)
-            _kernels.dual_matvec_t(self.WT, self.absWT, m, a, c, s)
-        else:
-            c = m @ self.WT  # (..., n) @ (n, m) -> (..., m)
-            s = a @ self.absWT
-        lo, hi = _finish(c, s, self._inv, self._neta)
-        return IntervalArray._unsafe(lo, hi)
+        m = np.empty(x.shape)
+        a = np.empty(x.shape)
+        if not _kernels.mid_rad_a(x.lo.reshape(-1), x.hi.reshape(-1), self._g, m.reshape(-1), a.reshape(-1)):
+            out = self._careful(x)
+            return out if bias is None else out + bias
+        # here a ≥ r + γ_n|m| elementwise
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow/NaN are handled in finish
+            if x.ndim == 1:
+                c = np.empty(self.m)
+                s = np.empty(self.m)
+                _kernels.dual_matvec_t(self.WT, self.absWT, m, a, c, s)
+            else:
+                c = m @ self.WT  # (..., n) @ (n, m) -> (..., m)
+                s = a @ self.absWT
+        return _finish_fused(c, s, self._inv, self._neta, bias)
 
     def _careful(self, x: IntervalArray) -> IntervalArray:
         lead = x.shape[:-1]
@@ -179,27 +186,27 @@ class IntervalMatrix:
     def __matmul__(self, x: IntervalArray) -> IntervalArray:
         return self.matvec(x)
 
-    def matvec(self, x: IntervalArray) -> IntervalArray:
-        """Enclosure of ``{W x : W ∈ M, x ∈ X}`` for a box (n,) or batch (..., n)."""
+    def matvec(self, x: IntervalArray, bias: IntervalArray | None = None) -> IntervalArray:
+        """Enclosure of ``{W x : W ∈ M, x ∈ X}`` (plus ``bias``) for a box (n,) or batch (..., n)."""
         if self._point is not None:
-            return self._point.matvec(x)
+            return self._point.matvec(x, bias)
         _check_box(x, self.n, "IntervalMatrix.matvec")
         if not (np.isfinite(x.lo).all() and np.isfinite(x.hi).all()):
             raise ValueError("IntervalMatrix.matvec: unbounded boxes are not supported with interval weights")
         m, r = _mid_rad(x.lo, x.hi)
         absm = np.abs(m)
-        a1 = R.next_up(r + R.next_up(self._g * absm))  # ≥ r + γ_n|m|  (error of fl(Wm m))
-        a2 = R.next_up(absm + r)  # ≥ |m| + r
-        if x.ndim == 1:
-            c = np.empty(self.m)
-            s1 = np.empty(self.m)
-            _kernels.dual_matvec_t(self._WmT, self._absWmT, m, a1, c, s1)
-            s2 = a2 @ self._WrT
-        else:
-            c = m @ self._WmT
-            s1 = a1 @ self._absWmT
-            s2 = a2 @ self._WrT
-        # ŝ1 + ŝ2 is fl of a length-2n non-negative sum up to one more rounding: step it up
-        s = R.next_up(s1 + s2)
-        lo, hi = _finish(c, s, self._inv, self._neta)
-        return IntervalArray._unsafe(lo, hi)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow/NaN are handled in _finish
+            a1 = R.next_up(r + R.next_up(self._g * absm))  # ≥ r + γ_n|m|  (error of fl(Wm m))
+            a2 = R.next_up(absm + r)  # ≥ |m| + r
+            if x.ndim == 1:
+                c = np.empty(self.m)
+                s1 = np.empty(self.m)
+                _kernels.dual_matvec_t(self._WmT, self._absWmT, m, a1, c, s1)
+                s2 = a2 @ self._WrT
+            else:
+                c = m @ self._WmT
+                s1 = a1 @ self._absWmT
+                s2 = a2 @ self._WrT
+            # ŝ1 + ŝ2 is fl of a length-2n non-negative sum up to one more rounding: step it up
+            s = R.next_up(s1 + s2)
+        return _finish_fused(c, s, self._inv, self._neta, bias)

@@ -164,6 +164,55 @@ class _Evaluator:
         low, _, _ = self._enclose(x, x)
         return low
 
+    def chunk(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray):
+        """Everything the search needs for one chunk of boxes: (upper, scores, centre lower bounds)."""
+        up, infl = self.boxes(lo, hi)
+        return up, infl, self.points(centres)
+
+
+#: boxes per evaluation call. Fixed, whatever the number of workers, so that every box is evaluated in
+#: the same company (BLAS results may depend on the batch shape) and results do not depend on workers.
+_CHUNK = 64
+
+# The evaluator of a worker process (set once by the pool initializer; process-local by construction).
+_WORKER: _Evaluator | None = None
+
+
+def _init_worker(args) -> None:
+    global _WORKER
+    _WORKER = _Evaluator(*args)
+
+
+def _work(job):
+    return _WORKER.chunk(*job)
+
+
+class _Pool:
+    """Evaluates chunks of boxes in-process (``workers == 1``) or on a process pool."""
+
+    def __init__(self, args: tuple, workers: int) -> None:
+        self.local = _Evaluator(*args)
+        self.workers = workers
+        self._pool = None
+        if workers > 1:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads (BLAS, numba)
+            self._pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(args,))
+
+    def evaluate(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray):
+        jobs = [(lo[i:i + _CHUNK], hi[i:i + _CHUNK], centres[i:i + _CHUNK]) for i in range(0, len(lo), _CHUNK)]
+        if self._pool is None or len(jobs) == 1:
+            parts = [self.local.chunk(*j) for j in jobs]
+        else:
+            parts = list(self._pool.map(_work, jobs))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
 
 class _LazyEvaluator:
     """An :class:`_Evaluator` constructed when first called."""
@@ -237,8 +286,9 @@ def lipschitz(
     max_boxes: int = 1_000_000,
     strategy: str = "influence",
     precision: int | None = None,
-    batch: int = 32,
+    batch: int = 128,
     samples: int = 16,
+    workers: int = 1,
     seed: int = 0,
     progress: Callable[[dict], None] | None = None,
 ) -> LipschitzResult:
@@ -265,6 +315,9 @@ def lipschitz(
     precision : int, optional
         Bits for the arbitrary-precision backend throughout; default float64 with mp refinement
         at the end when the gap reaches float64 resolution.
+    workers : int
+        Processes that evaluate boxes. The result (bounds, boxes, partition) is identical for any
+        number of workers: boxes are always evaluated in fixed chunks, in the same order.
     progress : callable, optional
         Called about once a second with a dict of running statistics.
 
@@ -301,7 +354,20 @@ def lipschitz(
         i = int(np.argmin(width0))
         raise QueryError(f"region has zero width in coordinate {i}: the Lipschitz constant needs an open region")
 
-    ev = _Evaluator(network, c, norm, precision)
+    if workers < 1:
+        raise QueryError(f"workers must be >= 1, got {workers}")
+    pool = _Pool((network, c, norm, precision), workers)
+    try:
+        return _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
+                       precision, batch, samples, seed, progress, t0, lo0, hi0, width0)
+    finally:
+        pool.close()
+
+
+def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy, precision, batch,
+            samples, seed, progress, t0, lo0, hi0, width0) -> LipschitzResult:
+    """The best-first loop of :func:`lipschitz` (arguments already validated)."""
+    ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
     polish = _LazyEvaluator(network, c, norm, _POLISH_PRECISION) if precision is None else None
 
@@ -333,9 +399,13 @@ def lipschitz(
         nonlocal boxes
         L = np.array([k[0] for k in children])
         H = np.array([k[1] for k in children])
-        up, score = use.boxes(L, H)
         centres = np.clip(0.5 * L + 0.5 * H, L, H)
-        try_lower(centres, use.points(centres))
+        if use is ev:
+            up, score, low = pool.evaluate(L, H, centres)
+        else:
+            up, score = use.boxes(L, H)
+            low = use.points(centres)
+        try_lower(centres, low)
         boxes += len(children)
         for i in range(len(children)):
             push(L[i], H[i], up[i], use is not ev, score[i])

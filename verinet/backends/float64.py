@@ -78,7 +78,7 @@ class Float64Backend:
         return self._W[k].matvec(x)
 
     def affine(self, k: int, x: IntervalArray) -> IntervalArray:
-        return self._W[k].matvec(x) + self._b[k]
+        return self._W[k].matvec(x, self._b[k])
 
     def linear_t(self, k: int, g: IntervalArray) -> IntervalArray:
         return self._WT[k].matvec(g)
