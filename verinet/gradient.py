@@ -62,8 +62,12 @@ def coefficient_vector(network: Network, output=0) -> np.ndarray:
 
 
 def choose_mode(network: Network, n_rows_out: int = 1) -> str:
-    """Reverse mode costs ∝ ``n_rows_out`` rows, forward mode ∝ ``n_inputs`` rows: pick the cheaper."""
-    return "forward" if network.n_inputs < n_rows_out else "reverse"
+    """Reverse mode costs ∝ ``n_rows_out`` rows, forward mode ∝ ``n_inputs`` rows: pick the cheaper.
+
+    On a tie forward mode is taken: with one input, every derivative enclosure enters the forward
+    product once, so it is the exact hull (reverse mode can suffer from interval dependency).
+    """
+    return "forward" if network.n_inputs <= n_rows_out else "reverse"
 
 
 def _reverse(backend, bounds: LayerBounds, seed):

@@ -34,9 +34,10 @@ from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import float_to_exact_str
 from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_from_bounds
-from verinet.network import Network
+from intervals.array import IntervalArray
+from verinet.network import Activation, Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
-from verinet.propagation import propagate
+from verinet.propagation import LayerBounds, propagate
 from verinet.region import Region
 
 __all__ = ["Status", "Leaf", "LipschitzResult", "lipschitz", "STRATEGIES"]
@@ -60,12 +61,15 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True)
 class Leaf:
-    """One box of the final partition with the upper bound it contributes (and the precision used)."""
+    """One piece of the final partition with the upper bound it contributes (and the precision used)."""
 
     lower: tuple[float, ...]
     upper: tuple[float, ...]
     bound: float
     precision: int
+    #: (layer, neuron, +1 active / −1 inactive): the leaf is the part of the box where these neurons
+    #: have these signs (empty: the whole box)
+    fixed: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,17 +137,62 @@ class LipschitzResult:
 
 
 class _Evaluator:
-    """Per-box upper bounds, point lower bounds and split scores, batched, for one backend."""
+    """Per-box upper bounds, point lower bounds and split scores, batched, for one backend.
+
+    ``fix`` (optional, shape (B, H) int8 over the H piecewise-linear hidden neurons, flat in layer order)
+    restricts a box to the part where a neuron is active (+1) or inactive (−1). On that part the
+    neuron's derivative is the constant 1 (or α) almost everywhere, and the Lipschitz constant is the
+    essential supremum of the gradient norm (Rademacher), so overriding its derivative enclosure is sound
+    for the *upper* bound; the two halves together cover the box. When the box's own pre-activation
+    bounds prove the opposite strict sign, the part is empty and contributes 0 (its sibling covers the
+    box). Lower bounds never use ``fix``: they come from real points.
+    """
 
     def __init__(self, network: Network, c: np.ndarray | None, norm: str, precision: int | None) -> None:
         self.backend = make_backend(network, precision)
         self.precision = 53 if precision is None else precision
         self.c = c
         self.norm = norm
+        # (layer, offset) of every layer whose activation has a kink; H = total such neurons
+        self.kinked = []
+        offset = 0
+        for k, L in enumerate(network.layers):
+            if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
+                self.kinked.append((k, offset, L.n_out))
+                offset += L.n_out
+        self.n_kinked = offset
 
-    def _enclose(self, lo: np.ndarray, hi: np.ndarray):
+    def _override(self, bounds, fix):
+        """Bounds whose pre-activations of fixed neurons are replaced by a point of the fixed sign, and
+        per box the number of unstable (free) neurons and the first of them (flat index, −1 if none)."""
+        B = fix.shape[0]
+        pre = list(bounds.pre)
+        n_unstable = np.zeros(B, dtype=np.int64)
+        cand = np.full(B, -1, dtype=np.int64)
+        empty = np.zeros(B, dtype=bool)
+        for k, off, n in self.kinked:
+            z = pre[k]
+            f = fix[:, off:off + n]
+            # the box proves the opposite strict sign: its part with the fixed sign is empty
+            empty |= ((f > 0) & (z.hi < 0)).any(axis=1) | ((f < 0) & (z.lo > 0)).any(axis=1)
+            lo = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.lo))
+            hi = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.hi))
+            pre[k] = IntervalArray._unsafe(lo, hi)
+            unstable = ~(lo > 0) & ~(hi < 0)
+            n_unstable += unstable.sum(axis=1)
+            width = np.where(unstable, hi - lo, -1.0)
+            first = (cand < 0) & unstable.any(axis=1)
+            cand = np.where(first, off + np.argmax(width, axis=1), cand)
+        return LayerBounds(tuple(pre), bounds.output), n_unstable, cand, empty
+
+    def _enclose(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None = None):
         b = self.backend
         bounds = propagate(b, b.box(lo, hi))
+        n_unstable = cand = empty = None
+        if self.backend.name == "float64" and self.kinked:
+            if fix is None:
+                fix = np.zeros((len(lo), self.n_kinked), dtype=np.int8)
+            bounds, n_unstable, cand, empty = self._override(bounds, fix)
         if self.c is not None:
             G = b.to_float(gradient_from_bounds(b, bounds, self.c, "auto"))
             low, up = gradient_norm_bounds(G, self.norm)
@@ -152,22 +201,27 @@ class _Evaluator:
             J = b.to_float(jacobian_from_bounds(b, bounds, "auto"))
             low, up = operator_norm_bounds(J, self.norm)
             influence = J.mag().sum(axis=-2)
-        return np.asarray(low), np.asarray(up), influence
+        up = np.asarray(up)
+        if n_unstable is None:
+            n_unstable = np.zeros(len(lo), dtype=np.int64)
+            cand = np.full(len(lo), -1, dtype=np.int64)
+        elif empty.any():  # an empty piece contributes nothing to the supremum
+            up = np.where(empty, 0.0, up)
+            n_unstable = np.where(empty, 0, n_unstable)
+        return np.asarray(low), up, influence, n_unstable, cand
 
-    def boxes(self, lo: np.ndarray, hi: np.ndarray):
-        """(upper (B,), split scores (B, n)) for a batch of boxes."""
-        _, up, infl = self._enclose(lo, hi)
-        return up, infl
+    def boxes(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None = None):
+        """(upper (B,), split scores (B, n), unstable count (B,), branch candidate (B,)) for boxes."""
+        _, up, infl, n_unstable, cand = self._enclose(lo, hi, fix)
+        return up, infl, n_unstable, cand
 
     def points(self, x: np.ndarray) -> np.ndarray:
         """Rigorous lower bounds (B,) from the enclosures at the points ``x`` (B, n)."""
-        low, _, _ = self._enclose(x, x)
-        return low
+        return self._enclose(x, x)[0]
 
-    def chunk(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray):
-        """Everything the search needs for one chunk of boxes: (upper, scores, centre lower bounds)."""
-        up, infl = self.boxes(lo, hi)
-        return up, infl, self.points(centres)
+    def chunk(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray, fix: np.ndarray | None = None):
+        """Everything the search needs for one chunk of boxes."""
+        return (*self.boxes(lo, hi, fix), self.points(centres))
 
 
 #: boxes per evaluation call. Fixed, whatever the number of workers, so that every box is evaluated in
@@ -201,13 +255,15 @@ class _Pool:
             ctx = mp.get_context("spawn")  # no fork of a process that may hold threads (BLAS, numba)
             self._pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(args,))
 
-    def evaluate(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray):
-        jobs = [(lo[i:i + _CHUNK], hi[i:i + _CHUNK], centres[i:i + _CHUNK]) for i in range(0, len(lo), _CHUNK)]
+    def evaluate(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray, fix: np.ndarray):
+        """(upper, scores, unstable counts, branch candidates, centre lower bounds) for boxes."""
+        jobs = [(lo[i:i + _CHUNK], hi[i:i + _CHUNK], centres[i:i + _CHUNK], fix[i:i + _CHUNK])
+                for i in range(0, len(lo), _CHUNK)]
         if self._pool is None or len(jobs) == 1:
             parts = [self.local.chunk(*j) for j in jobs]
         else:
             parts = list(self._pool.map(_work, jobs))
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -226,8 +282,8 @@ class _LazyEvaluator:
             self._ev = _Evaluator(*self._args)
         return self._ev
 
-    def boxes(self, lo, hi):
-        return self._get().boxes(lo, hi)
+    def boxes(self, lo, hi, fix=None):
+        return self._get().boxes(lo, hi, fix)
 
     def points(self, x):
         return self._get().points(x)
@@ -364,17 +420,48 @@ def lipschitz(
         pool.close()
 
 
+class _Node:
+    """A box of the search: corners, the fixed neuron signs, and what its last evaluation found."""
+
+    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished")
+
+    def __init__(self, lo, hi, fix, bound, score, n_unstable, cand, polished) -> None:
+        self.lo, self.hi, self.fix = lo, hi, fix
+        self.bound, self.score = float(bound), score
+        self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
+
+    def leaf(self, kinked) -> Leaf:
+        return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
+                    _POLISH_PRECISION if self.polished else 53, _fixed_tuple(self.fix, kinked))
+
+
+def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
+    """(layer, neuron, sign) of every fixed neuron, from the flat ``fix`` vector."""
+    out = []
+    for k, off, n in kinked:
+        for j in np.flatnonzero(fix[off:off + n]):
+            out.append((k, int(j), int(fix[off + j])))
+    return tuple(out)
+
+
+#: a box with at most this many unstable ReLUs is refined by fixing one of them (both signs) rather than
+#: by splitting a coordinate: interval chain rules overestimate at kinks however small the box is
+_BRANCH_UNSTABLE = 2
+
+
 def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy, precision, batch,
             samples, seed, progress, t0, lo0, hi0, width0) -> LipschitzResult:
     """The best-first loop of :func:`lipschitz` (arguments already validated)."""
     ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
     polish = _LazyEvaluator(network, c, norm, _POLISH_PRECISION) if precision is None else None
+    kinked = ev.kinked
+    branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0
 
     boxes = 0
     seq = itertools.count()
-    heap: list = []  # (-upper, seq, lo, hi, polished, split scores); seq makes entries unique
-    stuck: list[Leaf] = []
+    heap: list = []  # (-bound, seq, node); seq makes entries unique and the order deterministic
+    stuck: list[_Node] = []
     history: list[tuple[float, int, float, float]] = []
     lower = 0.0
     witness: tuple[float, ...] | None = None
@@ -392,44 +479,59 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 witness_polished = False
                 break
 
-    def push(lo, hi, up, polished, score) -> None:
-        heapq.heappush(heap, (-float(up), next(seq), lo, hi, polished, score))
+    def push(node: _Node) -> None:
+        heapq.heappush(heap, (-node.bound, next(seq), node))
 
-    def evaluate(children: list, use) -> None:
+    def evaluate(children: list) -> None:
+        """Evaluate (lo, hi, fix) triples in float64 and push them."""
         nonlocal boxes
         L = np.array([k[0] for k in children])
         H = np.array([k[1] for k in children])
+        F = np.array([k[2] for k in children], dtype=np.int8).reshape(len(children), ev.n_kinked)
         centres = np.clip(0.5 * L + 0.5 * H, L, H)
-        if use is ev:
-            up, score, low = pool.evaluate(L, H, centres)
-        else:
-            up, score = use.boxes(L, H)
-            low = use.points(centres)
+        up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
         try_lower(centres, low)
         boxes += len(children)
         for i in range(len(children)):
-            push(L[i], H[i], up[i], use is not ev, score[i])
+            push(_Node(L[i], H[i], F[i], up[i], score[i], n_unstable[i], cand[i], False))
+
+    def polish_node(node: _Node) -> None:
+        """Re-evaluate a box with the mp backend; both enclosures are sound, keep the smaller bound."""
+        nonlocal boxes
+        up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :])
+        boxes += 1
+        node.bound = min(float(up[0]), node.bound)
+        node.score = sc[0]
+        node.polished = True
+        push(node)
 
     # root box and sample points for the lower bound
-    evaluate([(lo0.copy(), hi0.copy())], ev)
+    evaluate([(lo0.copy(), hi0.copy(), np.zeros(ev.n_kinked, dtype=np.int8))])
     rng = np.random.default_rng(seed)
     if samples > 0:
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
         pts = np.clip(pts, lo0, hi0)
         try_lower(pts, ev.points(pts))
     last_report = time.perf_counter()
+    last_boxes = 0
     status = Status.CONVERGED
 
     while True:
-        upper = max(-heap[0][0], max((leaf.bound for leaf in stuck), default=-np.inf))
+        upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
         now = time.perf_counter()
         if not history or history[-1][2:] != (lower, upper):
             history.append((now - t0, boxes, lower, upper))
         if progress is not None and now - last_report >= 1.0:
-            progress({"seconds": now - t0, "boxes": boxes, "lower": lower, "upper": upper})
-            last_report = now
+            rate = (boxes - last_boxes) / (now - last_report)
+            progress({"seconds": now - t0, "boxes": boxes, "boxes_per_second": rate, "lower": lower,
+                      "upper": upper})
+            last_report, last_boxes = now, boxes
         if upper - lower <= tol * upper:
             status = Status.CONVERGED
+            break
+        if not heap or (stuck and max(n.bound for n in stuck) >= -heap[0][0]):
+            # the box that determines the upper bound cannot be refined at this precision
+            status = Status.RESOLUTION
             break
         if boxes >= max_boxes:
             status = Status.BOX_LIMIT
@@ -439,56 +541,53 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             break
         at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
         if at_floor and witness is not None and not witness_polished:
-            w = np.array([witness])
-            val = float(polish.points(w)[0])
+            val = float(polish.points(np.array([witness]))[0])
             witness_polished = True
-            if val > lower:
-                lower = val
+            lower = max(lower, val)  # running maximum: the lower bound never decreases
             continue
         # pop a batch of the most promising boxes
-        popped = [heapq.heappop(heap) for _ in range(min(batch, len(heap)))]
-        by_use: dict[int, list] = {0: [], 1: []}
-        progressed = False
-        for neg_up, _, lo, hi, polished, score in popped:
-            if -neg_up < lower:  # cannot contain the maximum: keep it as a leaf, do not expand
-                push(lo, hi, -neg_up, polished, score)
+        popped = [heapq.heappop(heap)[2] for _ in range(min(batch, len(heap)))]
+        children: list = []
+        for node in popped:
+            if node.bound < lower:  # cannot contain the maximum: keep it as a leaf, do not expand
+                push(node)
                 continue
-            if at_floor and not polished:
-                up, sc = polish.boxes(lo[None, :], hi[None, :])
-                boxes += 1
-                # both enclosures are sound, so the smaller upper bound is too
-                push(lo, hi, min(float(up[0]), -neg_up), True, sc[0])
-                progressed = True
+            if node.polished:
+                # refined with mp already: split it further in mp (no neuron fixing there)
+                kids = _split(node.lo, node.hi, strategy, node.score, width0)
+                if kids is None:
+                    stuck.append(node)
+                    continue
+                for klo, khi in kids:
+                    up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :])
+                    boxes += 1
+                    push(_Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0], 0, -1, True))
+                    try_lower(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi),
+                              polish.points(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi)))
                 continue
-            kids = _split(lo, hi, strategy, score, width0)
-            if kids is None and not polished and polish is not None:
-                # too narrow to split in float64: refine its bound with the mp backend instead
-                up, sc = polish.boxes(lo[None, :], hi[None, :])
-                boxes += 1
-                push(lo, hi, min(float(up[0]), -neg_up), True, sc[0])
-                progressed = True
+            if at_floor and polish is not None:
+                polish_node(node)
                 continue
+            if branch_neurons and 1 <= node.n_unstable <= _BRANCH_UNSTABLE and node.cand >= 0:
+                for sign in (-1, 1):
+                    f = node.fix.copy()
+                    f[node.cand] = sign
+                    children.append((node.lo, node.hi, f))
+                continue
+            kids = _split(node.lo, node.hi, strategy, node.score, width0)
             if kids is None:
-                prec = _POLISH_PRECISION if polished else ev.precision
-                stuck.append(Leaf(tuple(lo.tolist()), tuple(hi.tolist()), -neg_up, prec))
+                if polish is not None:  # too narrow to split in float64: refine with the mp backend
+                    polish_node(node)
+                else:
+                    stuck.append(node)
                 continue
-            by_use[1 if polished else 0].extend(kids)
-            progressed = True
-        if by_use[0]:
-            evaluate(by_use[0], ev)
-        if by_use[1]:
-            evaluate(by_use[1], polish)
-        stuck_max = max((leaf.bound for leaf in stuck), default=-np.inf)
-        if not heap or stuck_max >= -heap[0][0] or not progressed:
-            # the box that determines the upper bound cannot be refined at this precision
-            status = Status.RESOLUTION
-            break
+            children.extend((klo, khi, node.fix) for klo, khi in kids)
+        if children:
+            evaluate(children)
 
-    upper = max(-heap[0][0] if heap else -np.inf, max((leaf.bound for leaf in stuck), default=-np.inf))
-    partition = tuple(
-        Leaf(tuple(lo.tolist()), tuple(hi.tolist()), -nu, _POLISH_PRECISION if pol else ev.precision)
-        for nu, _, lo, hi, pol, _ in sorted(heap, key=lambda e: e[1])
-    ) + tuple(stuck)
+    upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
+    partition = tuple(e[2].leaf(kinked) for e in sorted(heap, key=lambda e: e[1])) + tuple(
+        n.leaf(kinked) for n in stuck)
     seconds = time.perf_counter() - t0
     history.append((seconds, boxes, lower, upper))
     return LipschitzResult(
