@@ -2,8 +2,70 @@
 
 Every operation returns an enclosure of the exact real result for all real inputs in the operands.
 Usable on its own: knows nothing about neural networks.
+
+>>> from intervals import Interval, precision
+>>> with precision(128):
+...     x = Interval("0.1") + Interval("0.2")
+>>> x.contains("0.3")
+True
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from intervals.array import IntervalArray as IntervalArray
+from intervals.context import Context as Context
+from intervals.context import current_precision as current_precision
+from intervals.context import precision as precision
+from intervals.errors import IndeterminateComparison as IndeterminateComparison
+from intervals.errors import IntervalError as IntervalError
+from intervals.linalg import IntervalMatrix as IntervalMatrix
+from intervals.linalg import PointMatrix as PointMatrix
+from intervals.scalar import Interval as Interval
+from intervals.scalar import certainly_ge as certainly_ge
+from intervals.scalar import certainly_gt as certainly_gt
+from intervals.scalar import certainly_le as certainly_le
+from intervals.scalar import certainly_lt as certainly_lt
+from intervals.scalar import contains as contains
+from intervals.scalar import exp as exp
+from intervals.scalar import is_subset as is_subset
+from intervals.scalar import log as log
+from intervals.scalar import logistic as logistic
+from intervals.scalar import maximum as maximum
+from intervals.scalar import minimum as minimum
+from intervals.scalar import possibly_ge as possibly_ge
+from intervals.scalar import possibly_gt as possibly_gt
+from intervals.scalar import possibly_le as possibly_le
+from intervals.scalar import possibly_lt as possibly_lt
+from intervals.scalar import relu as relu
+from intervals.scalar import sqrt as sqrt
+from intervals.scalar import tanh as tanh
+
+__all__ = [
+    "Context",
+    "IndeterminateComparison",
+    "Interval",
+    "IntervalArray",
+    "IntervalError",
+    "IntervalMatrix",
+    "PointMatrix",
+    "certainly_ge",
+    "certainly_gt",
+    "certainly_le",
+    "certainly_lt",
+    "contains",
+    "current_precision",
+    "exp",
+    "is_subset",
+    "log",
+    "logistic",
+    "maximum",
+    "minimum",
+    "possibly_ge",
+    "possibly_gt",
+    "possibly_le",
+    "possibly_lt",
+    "precision",
+    "relu",
+    "sqrt",
+    "tanh",
+]
