@@ -145,3 +145,29 @@ def finish(c, s, inv, neta, blo, bhi, lo, hi):  # pragma: no cover - compiled
             h = np.inf
         lo[i] = l
         hi[i] = h
+
+
+@njit(cache=True, fastmath=False)
+def point_matvec_1(WT, lo, hi, g, inv, neta, blo, bhi, out_lo, out_hi):  # pragma: no cover - compiled
+    """Fused single-box ``W [lo, hi] (+ [blo, bhi])``: midpoint–radius, both dot products in one pass over
+    ``WT`` (``|w|`` taken on the fly, so ``W`` is read once), and :func:`finish`'s rounding.
+
+    Same proof as :func:`mid_rad_a`, :func:`dual_matvec_t` and :func:`finish` combined. Returns False
+    (outputs untouched) when an endpoint is not finite, so the caller takes the careful path.
+    """
+    n, k = WT.shape
+    m = np.empty(n)
+    a = np.empty(n)
+    if not mid_rad_a(lo, hi, g, m, a):
+        return False
+    c = np.zeros(k)
+    s = np.zeros(k)
+    for j in range(n):
+        mj = m[j]
+        aj = a[j]
+        for i in range(k):
+            w = WT[j, i]
+            c[i] += w * mj
+            s[i] += abs(w) * aj
+    finish(c, s, inv, neta, blo, bhi, out_lo, out_hi)
+    return True
