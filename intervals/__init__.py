@@ -20,6 +20,9 @@ from intervals.errors import IndeterminateComparison as IndeterminateComparison
 from intervals.errors import IntervalError as IntervalError
 from intervals.linalg import IntervalMatrix as IntervalMatrix
 from intervals.linalg import PointMatrix as PointMatrix
+from intervals.mparray import MPIntervalArray as MPIntervalArray
+from intervals.mparray import MPIntervalMatrix as MPIntervalMatrix
+from intervals.mparray import MPPointMatrix as MPPointMatrix
 from intervals.scalar import Interval as Interval
 from intervals.scalar import certainly_ge as certainly_ge
 from intervals.scalar import certainly_gt as certainly_gt
@@ -47,6 +50,9 @@ __all__ = [
     "IntervalArray",
     "IntervalError",
     "IntervalMatrix",
+    "MPIntervalArray",
+    "MPIntervalMatrix",
+    "MPPointMatrix",
     "PointMatrix",
     "certainly_ge",
     "certainly_gt",
