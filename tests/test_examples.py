@@ -51,3 +51,21 @@ def test_import_has_no_side_effects():
         "assert before == after, (before, after)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_classifier_radius(tmp_path):
+    out = _run("classifier_radius.py", tmp_path, "--out", str(tmp_path))
+    assert "certified r" in out
+
+
+def test_quantisation(tmp_path):
+    out = _run("quantisation.py", tmp_path)
+    assert "float16" in out and "int8" in out
+
+
+def test_acasxu(tmp_path):
+    if not (ROOT.parent / "shared" / "data" / "acasxu").is_dir():
+        pytest.skip("ACAS Xu reference data not available")
+    out = _run("acasxu.py", tmp_path, "--timeout", "30")
+    rows = [line.split() for line in out.splitlines() if line.startswith("1_9")]
+    assert [r[4] for r in rows] == ["sat", "sat"]  # properties 3 and 4 are violated on 1_9
