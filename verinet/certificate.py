@@ -1,0 +1,586 @@
+"""Certificates: versioned JSON documents that an independent exact checker can re-verify.
+
+A certificate records *what* was claimed (the query and the verdict or bounds, as exact decimal
+strings), *about which file* (its name, format and SHA-256), *under which semantics* (exact real
+arithmetic on the weights as written in the model file), and the *evidence* that lets
+:func:`verinet.checker.check_certificate` re-verify the claim with rational arithmetic alone:
+
+* a Lipschitz certificate carries the leaves of the final branch-and-bound partition (float64 box
+  corners written as their exact decimal values, and the ReLUs whose sign the leaf fixes:
+  ``[layer, neuron, +1 | -1]``) with the upper bound each leaf contributes, the box they partition, and
+  the witness point of the lower bound (Zhou, Shaikh, Li & Farjudian, MSCS 2023,
+  Section 5: ``max_B min_{g∈G(B)} ‖g‖ ≤ L(f, X) ≤ max_B max_{g∈G(B)} ‖g‖`` over a partition ``{B}``);
+* a robustness certificate carries the query (region and property), the verdict and generic evidence:
+  a partition whose leaves each satisfy the property, or a counterexample point.
+
+Layout (schema version ``"1"``, JSON Schema in ``verinet/schemas/certificate.schema.json``)::
+
+    {"format": "verinet-certificate", "schema_version": "1", "kind": "lipschitz" | "local-robustness" | ...,
+     "created": ISO-8601 UTC, "tool": {"name", "version"},
+     "model": {"file", "format", "sha256", "name", "inputs", "outputs", "load_options"},
+     "semantics": "exact real arithmetic on the weights as written in the model file",
+     "query": {...}, "claim": {...}, "statistics": {...}, "environment": {...}, "evidence": {...},
+     "history": [[seconds, boxes, lower, upper], ...]}
+
+Numbers that carry meaning (region, bounds, leaf corners, witness, counterexample) are strings holding
+an exact decimal or ``p/q``; statistics and the convergence history are plain JSON numbers
+(informative only, never checked).
+
+Certificates are only built from rigorous results: anything else raises
+:class:`~verinet.errors.CertificateError` (STYLE habit 3).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import math
+import os
+import platform
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from verinet.errors import CertificateError
+from verinet.exactfmt import float_to_exact_str, fraction_to_str
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "SEMANTICS",
+    "VERDICTS",
+    "lipschitz_certificate",
+    "lipschitz_statement",
+    "load_certificate",
+    "robustness_certificate",
+    "schema",
+    "write_certificate",
+]
+
+FORMAT = "verinet-certificate"
+SCHEMA_VERSION = "1"
+SEMANTICS = "exact real arithmetic on the weights as written in the model file"
+#: verdicts a robustness certificate may carry (an unconfirmed counterexample is not a certificate)
+VERDICTS = ("verified", "falsified", "unknown", "timeout")
+_MAX_HISTORY = 1000
+_NORM_SYMBOL = {"inf": "∞", "2": "2", "1": "1"}
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _exact(x) -> str:
+    """Exact decimal string of a float, int or Fraction (floats: their binary value)."""
+    if isinstance(x, Fraction):
+        return fraction_to_str(x)
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return str(int(x))
+    x = float(x)
+    if not math.isfinite(x):
+        raise CertificateError(f"cannot certify a non-finite number ({x})")
+    return float_to_exact_str(x)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _environment() -> dict:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+        "numba": _version("numba"),
+        "mpmath": _version("mpmath"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def _load_options(network) -> dict:
+    """Reader options needed to reload the same network from the file (``.nnet`` coordinates)."""
+    if network.format == "nnet":
+        normalized = any(n.lower().startswith("normalised coordinates") for n in network.notes)
+        return {"coordinates": "normalized" if normalized else "raw"}
+    return {}
+
+
+def _model_section(network) -> dict:
+    if not network.sha256 or not network.source:
+        raise CertificateError(
+            f"network {network.name!r} has no model file (no source/SHA-256): save it with "
+            "verinet.loaders.save_network and load it back before certifying"
+        )
+    return {
+        "file": Path(network.source).name,
+        "format": network.format,
+        "sha256": network.sha256,
+        "name": network.name,
+        "inputs": network.n_inputs,
+        "outputs": network.n_outputs,
+        "load_options": _load_options(network),
+    }
+
+
+def _header(kind: str, network) -> dict:
+    from verinet import __version__
+
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kind": kind,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "tool": {"name": "verinet", "version": __version__},
+        "model": _model_section(network),
+        "semantics": SEMANTICS,
+    }
+
+
+def _thin_history(history) -> list:
+    """At most ``_MAX_HISTORY`` entries (first and last kept): ``[seconds, boxes, lower, upper]``."""
+    rows = [[float(s), int(b), float(lo), float(up)] for s, b, lo, up in history]
+    rows = [r for r in rows if all(math.isfinite(v) for v in r)]
+    if len(rows) <= _MAX_HISTORY:
+        return rows
+    keep = sorted(set(np.linspace(0, len(rows) - 1, _MAX_HISTORY).round().astype(int).tolist()))
+    return [rows[i] for i in keep]
+
+
+def _output_spec(label: str, n_outputs: int) -> dict:
+    """``{"kind": "index"|"combination"|"all", ...}`` from a LipschitzResult's output label."""
+    if label == "all":
+        return {"kind": "all", "label": label}
+    if label.startswith("c=[") and label.endswith("]"):
+        coeffs = [float(v) for v in label[3:-1].split(",")]  # repr of float64: round-trips exactly
+        if len(coeffs) != n_outputs:
+            raise CertificateError(f"output combination has {len(coeffs)} entries, network has {n_outputs}")
+        return {"kind": "combination", "coefficients": [_exact(v) for v in coeffs], "label": label}
+    try:
+        k = int(label)
+    except ValueError:
+        raise CertificateError(f"cannot interpret the result's output selection {label!r}") from None
+    if not 0 <= k < n_outputs:
+        raise CertificateError(f"output index {k} out of range for {n_outputs} outputs")
+    return {"kind": "index", "index": k, "label": label}
+
+
+def lipschitz_statement(norm: str, output: dict, upper: str, lower: str) -> str:
+    """The claim of a Lipschitz certificate in one sentence (plain text, Unicode)."""
+    p = _NORM_SYMBOL.get(norm, norm)
+    if output["kind"] == "all":
+        lhs = f"‖f(x) − f(y)‖{p}"
+    elif output["kind"] == "index":
+        lhs = f"|f_{output['index']}(x) − f_{output['index']}(y)|"
+    else:
+        lhs = "|cᵀf(x) − cᵀf(y)|"
+    return (
+        f"For every pair of inputs x, y in the region, {lhs} ≤ U·‖x − y‖{p} with U = {upper}, "
+        f"and no constant smaller than L = {lower} is valid."
+    )
+
+
+# ---------------------------------------------------------------------------------------------- Lipschitz
+def _require_rigorous(result) -> None:
+    """Refuse anything that is not a complete, rigorous LipschitzResult."""
+    from verinet.lipschitz import Leaf, LipschitzResult, Status
+    from verinet.region import Region
+
+    if not isinstance(result, LipschitzResult):
+        raise CertificateError(
+            f"cannot certify a {type(result).__name__}: only rigorous LipschitzResult values are certified"
+        )
+    if getattr(result, "approximate", False):
+        raise CertificateError("refusing to certify an approximate (non-rigorous) result")
+    if not isinstance(result.status, Status):
+        raise CertificateError(f"result has no valid status ({result.status!r}): not a rigorous result")
+    if not isinstance(result.region, Region):
+        raise CertificateError("result has no exact region")
+    for name in ("lower", "upper"):
+        v = getattr(result, name)
+        if not isinstance(v, (float, int)) or isinstance(v, bool) or not math.isfinite(v):
+            raise CertificateError(f"result has no finite {name} bound ({v!r})")
+    if not 0 <= result.lower <= result.upper:
+        raise CertificateError(f"inconsistent bounds: lower {result.lower} and upper {result.upper}")
+    if not result.partition:
+        raise CertificateError("result has no partition: nothing to serve as evidence for the upper bound")
+    for i, leaf in enumerate(result.partition):
+        if not isinstance(leaf, Leaf) or not math.isfinite(leaf.bound):
+            raise CertificateError(f"leaf {i} is not a finite rigorous leaf")
+        if leaf.bound > result.upper:
+            raise CertificateError(f"leaf {i} bound {leaf.bound} exceeds the result's upper bound {result.upper}")
+    if result.lower > 0 and result.witness is None:
+        raise CertificateError("result has a positive lower bound but no witness point")
+
+
+def _input_gradient(result, network, lo0: np.ndarray, hi0: np.ndarray, output: dict) -> dict | None:
+    """Per-input enclosure of the gradient over the whole partitioned box (for the report's bars)."""
+    from verinet.gradient import gradient_enclosure, jacobian_enclosure
+
+    try:
+        if output["kind"] == "all":
+            J = jacobian_enclosure(network, lo0, hi0)  # shape (m, n)
+            lo, hi = np.min(J.lo, axis=0), np.max(J.hi, axis=0)  # (n,): encloses every ∂f_k/∂x_i
+            quantity = "union over outputs k of the enclosure of ∂f_k/∂x_i"
+        else:
+            if output["kind"] == "index":
+                sel = output["index"]
+            else:
+                sel = [float(Fraction(c)) for c in output["coefficients"]]
+            G = gradient_enclosure(network, lo0, hi0, output=sel)  # shape (n,)
+            lo, hi = G.lo, G.hi
+            quantity = "enclosure of ∂(cᵀf)/∂x_i" if output["kind"] == "combination" else (
+                f"enclosure of ∂f_{output['index']}/∂x_i")
+    except (ValueError, ArithmeticError):  # informative only: leave it out rather than fail
+        return None
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return None
+    return {
+        "quantity": quantity + " over the partitioned box (informative; not checked)",
+        "lower": [_exact(v) for v in lo.tolist()],
+        "upper": [_exact(v) for v in hi.tolist()],
+    }
+
+
+def lipschitz_certificate(result, network) -> dict:
+    """A certificate (a JSON-ready dict) for a rigorous :class:`~verinet.lipschitz.LipschitzResult`.
+
+    ``network`` must be the network the result was computed for, loaded from a file (its ``source`` and
+    ``sha256`` name the file). Raises :class:`~verinet.errors.CertificateError` for anything that is not a
+    complete rigorous result (no status, non-finite or inconsistent bounds, no partition, a positive lower
+    bound without witness) and for a network without a model file.
+
+    Rigorous: the document states exactly the result's bounds (exact decimals of the float64 values,
+    already rounded outward) and its evidence; it adds no claim of its own.
+    """
+    _require_rigorous(result)
+    region = result.region
+    if region.dim != network.n_inputs:
+        raise CertificateError(f"result's region has {region.dim} coordinates, network has {network.n_inputs} inputs")
+    doc = _header("lipschitz", network)
+    output = _output_spec(result.output, network.n_outputs)
+    lo0, hi0 = region.outer_box()
+    lower_s, upper_s = _exact(result.lower), _exact(result.upper)
+    precisions = sorted({int(leaf.precision) for leaf in result.partition})
+    backend = "float64" if precisions == [53] and result.precision == 53 else (
+        "float64 with arbitrary-precision refinement" if result.precision == 53 else "mp")
+    doc.update(
+        query={
+            "region": region.to_json(),
+            "norm": result.norm,
+            "output": output,
+            "tol": float(result.tol),
+            "strategy": result.strategy,
+        },
+        claim={
+            "lower": lower_s,
+            "upper": upper_s,
+            "status": result.status.value,
+            "statement": lipschitz_statement(result.norm, output, upper_s, lower_s),
+        },
+        statistics={
+            "boxes": int(result.boxes),
+            "seconds": round(float(result.seconds), 6),
+            "leaves": len(result.partition),
+            "backend": backend,
+            "precision": int(result.precision),
+            "leaf_precisions": precisions,
+            "strategy": result.strategy,
+        },
+        environment=_environment(),
+        evidence={
+            "domain": {"lower": [_exact(v) for v in lo0.tolist()], "upper": [_exact(v) for v in hi0.tolist()]},
+            "leaves": [
+                {
+                    "lower": [_exact(v) for v in leaf.lower],
+                    "upper": [_exact(v) for v in leaf.upper],
+                    "bound": _exact(leaf.bound),
+                    "precision": int(leaf.precision),
+                    "fixed": [[int(k), int(j), int(sgn)] for k, j, sgn in leaf.fixed],
+                }
+                for leaf in result.partition
+            ],
+            "witness": None if result.witness is None else {
+                "point": [_exact(v) for v in result.witness],
+                "lower": lower_s,
+            },
+            "input_gradient": _input_gradient(result, network, lo0, hi0, output),
+        },
+        history=_thin_history(result.history),
+    )
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------- robustness
+def _exactify(value, where: str):
+    """Deep copy of a JSON payload with floats replaced by their exact decimal strings (and Fractions)."""
+    if isinstance(value, dict):
+        return {str(k): _exactify(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_exactify(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        return _exactify(value.tolist(), where)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating, Fraction)):
+        try:
+            return _exact(value)
+        except CertificateError as exc:
+            raise CertificateError(f"{where}: {exc}") from None
+    if hasattr(value, "to_json"):
+        return _exactify(value.to_json(), where)
+    raise CertificateError(f"{where}: cannot store a {type(value).__name__} in a certificate")
+
+
+def _plain(value, where: str):
+    """Informative JSON payload (statistics): numbers stay JSON numbers, numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(list(value))]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _robustness_statement(kind: str, prop: dict, verdict: str) -> str:
+    if verdict in ("unknown", "timeout"):
+        return f"No claim: the analysis ended with verdict {verdict!r} (neither proof nor counterexample)."
+    ptype = prop.get("type")
+    if ptype == "classification":
+        what = f"the network's output {prop.get('label')} is strictly larger than every other output"
+    elif ptype == "regression":
+        ks = prop.get("outputs", [prop.get("output", 0)])
+        which = f"k = {ks[0]}" if len(ks) == 1 else f"every k in {{{', '.join(str(k) for k in ks)}}}"
+        what = (f"|f_k(x) − f_k(x₀)| ≤ ε for {which}, with ε = {prop.get('epsilon')} and x₀ the reference "
+                "point")
+    else:
+        what = f"the property of type {ptype!r} holds"
+    if verdict == "verified":
+        return f"For every input x in the region, {what}."
+    return f"The counterexample lies in the region and violates the property: it is not true there that {what}."
+
+
+def robustness_certificate(kind: str, query: dict, verdict, evidence: dict, network, *,
+                           statistics: dict | None = None, history=None) -> dict:
+    """A certificate for a robustness verdict, from a generic payload.
+
+    Parameters
+    ----------
+    kind : str
+        ``"local-robustness"`` (checked by :mod:`verinet.checker`), or another kind such as
+        ``"global-robustness"`` (recorded; the exact checker reports it as unsupported).
+    query : dict
+        ``{"region": Region.to_json(), "property": {...}, ...}``. Properties the checker understands:
+        ``{"type": "classification", "label": k}`` (output ``k`` strictly above every other output) and
+        ``{"type": "regression", "outputs": [k, ...], "epsilon": "0.01", "reference": [...]}``
+        (``|f_k(x) − f_k(reference)| ≤ ε`` for each ``k``; ``reference`` defaults to the region's centre).
+        :func:`local_robustness_certificate` builds all of this from a ``verinet.robustness`` result.
+    verdict : str or enum
+        ``verified``, ``falsified``, ``unknown`` or ``timeout`` (an enum's ``value`` is used).
+        An unconfirmed (candidate) counterexample is refused.
+    evidence : dict
+        ``verified``: ``{"domain": {"lower", "upper"}, "leaves": [{"lower", "upper"}, ...]}``, boxes that
+        partition a box containing the region, each proving the property by exact interval propagation or
+        marked ``"outside": true`` (not meeting the region; checked exactly).
+        ``falsified``: ``{"counterexample": {"point": [...], ...}}``.
+    network : Network
+        The analysed network, loaded from its model file.
+
+    Floats anywhere in ``query``/``evidence`` are written as their exact decimal values.
+
+    Rigorous: records the verdict as given; :func:`verinet.checker.check_certificate` re-verifies it.
+    """
+    kind = str(kind).strip().lower().replace("_", "-")
+    if not kind or kind == "lipschitz":
+        raise CertificateError(f"robustness certificate kind must be a robustness kind, got {kind!r}")
+    v = getattr(verdict, "value", verdict)
+    v = str(v).strip().lower()
+    if v in ("candidate", "candidate-counterexample", "candidate_counterexample"):
+        raise CertificateError("an unconfirmed (candidate) counterexample is not a certificate: "
+                               "confirm it with rigorous arithmetic first")
+    if v not in VERDICTS:
+        raise CertificateError(f"unknown verdict {verdict!r}: use one of {', '.join(VERDICTS)}")
+    if not isinstance(query, dict) or "region" not in query:
+        raise CertificateError("robustness query must be a dict with a 'region' (Region.to_json())")
+    evidence = {} if evidence is None else evidence
+    if not isinstance(evidence, dict):
+        raise CertificateError("evidence must be a dict")
+    if v == "falsified" and not (isinstance(evidence.get("counterexample"), dict)
+                                 and "point" in evidence["counterexample"]):
+        raise CertificateError("a falsified verdict needs evidence {'counterexample': {'point': [...]}}")
+    if v == "verified" and kind == "local-robustness" and not (evidence.get("leaves") and evidence.get("domain")):
+        raise CertificateError("a verified local-robustness verdict needs evidence {'domain': ..., 'leaves': [...]}")
+    q = _exactify(query, "query")
+    doc = _header(kind, network)
+    prop = q.get("property") if isinstance(q.get("property"), dict) else {}
+    doc.update(
+        query=q,
+        claim={"verdict": v, "statement": _robustness_statement(kind, prop, v)},
+        statistics=_plain(statistics or {}, "statistics"),
+        environment=_environment(),
+        evidence=_exactify(evidence, "evidence"),
+    )
+    if history is not None:
+        doc["history"] = _thin_history(history)
+    return doc
+
+
+def _misses(region, lo, hi) -> bool:
+    """Exact test that the box ``[lo, hi]`` does not meet the (closed) region."""
+    a = [Fraction(v) for v in lo.tolist()]
+    b = [Fraction(v) for v in hi.tolist()]
+    if any(x > u or y < v for x, y, v, u in zip(a, b, region.lower, region.upper)):
+        return True
+    if region.kind != "ball":
+        return False
+    d = [max(x - c, c - y, Fraction(0)) for x, y, c in zip(a, b, region.center)]  # distance per coordinate
+    if region.norm == "1":
+        return sum(d) > region.radius
+    return sum(v * v for v in d) > region.radius ** 2
+
+
+def _ibp_evidence(network, region, prop: dict, max_leaves: int) -> dict:
+    """A partition of the region's bounding box whose every leaf proves the property by float64 interval
+    propagation (so exact propagation, which is tighter, proves it too) or lies outside the region
+    (``"outside": true``, e.g. corners of an l2 ball's bounding box). Bisects the relatively widest
+    coordinate of unproved boxes; raises CertificateError beyond ``max_leaves`` boxes."""
+    from verinet.propagation import output_bounds
+
+    if not network.piecewise_linear:
+        raise CertificateError("exact-checkable evidence needs a piecewise-linear network (ReLU, leaky, identity)")
+    lo0, hi0 = region.outer_box()
+    width0 = hi0 - lo0
+    if prop["type"] == "classification":
+        k = int(prop["label"])
+
+        def proves(ylo, yhi) -> bool:  # y_k strictly above every other output on the whole box
+            return all(ylo[k] > yhi[j] for j in range(len(ylo)) if j != k)
+    else:
+        eps = Fraction(prop["epsilon"])
+        y0 = network.evaluate_exact(prop["reference"])
+        ks = [int(v) for v in prop["outputs"]]
+
+        def proves(ylo, yhi) -> bool:  # |f_k − f_k(reference)| ≤ ε on the whole box
+            return all(y0[j] - eps <= Fraction(ylo[j]) and Fraction(yhi[j]) <= y0[j] + eps for j in ks)
+
+    leaves, todo = [], [(lo0, hi0)]
+    while todo:
+        if len(leaves) + len(todo) > max_leaves:
+            raise CertificateError(f"no partition of at most {max_leaves} boxes proves the property by interval "
+                                   "propagation: cannot build exact-checkable evidence for this verdict")
+        batch, todo = todo[:256], todo[256:]
+        Y = output_bounds(network, np.array([b[0] for b in batch]), np.array([b[1] for b in batch]))
+        for (lo, hi), ylo, yhi in zip(batch, Y.lo.tolist(), Y.hi.tolist()):
+            if proves(ylo, yhi):
+                leaves.append({"lower": lo.tolist(), "upper": hi.tolist()})
+                continue
+            if _misses(region, lo, hi):  # a corner of the ball's bounding box outside the ball
+                leaves.append({"lower": lo.tolist(), "upper": hi.tolist(), "outside": True})
+                continue
+            mid = 0.5 * lo + 0.5 * hi
+            ok = (mid > lo) & (mid < hi)
+            if not ok.any():
+                raise CertificateError("a box too small to split does not prove the property: "
+                                       "cannot build exact-checkable evidence for this verdict")
+            d = int(np.argmax(np.where(ok, (hi - lo) / width0, -1.0)))
+            left_hi, right_lo = hi.copy(), lo.copy()
+            left_hi[d] = right_lo[d] = mid[d]
+            todo += [(lo, left_hi), (right_lo, hi)]
+    return {"domain": {"lower": lo0.tolist(), "upper": hi0.tolist()}, "leaves": leaves}
+
+
+def local_robustness_certificate(result, network, *, max_leaves: int = 4096) -> dict:
+    """A certificate for a local robustness result (``verinet.robustness.LocalResult`` or anything whose
+    ``to_json()`` has ``verdict``, ``mode``, ``region``, ``label``/``epsilon``/``outputs`` and
+    ``counterexample``).
+
+    A FALSIFIED verdict carries its counterexample. A VERIFIED verdict needs evidence the exact checker can
+    re-verify: a partition of the ball's bounding box on whose every leaf interval propagation proves the
+    property, built here (at most ``max_leaves`` boxes, else CertificateError: the verdict may rest on a
+    proof the checker cannot replay). UNKNOWN and TIMEOUT make no claim.
+
+    Rigorous: records the result's verdict; the evidence is re-verified by :mod:`verinet.checker`.
+    """
+    from verinet.region import Region
+
+    d = result.to_json()
+    verdict = str(d.get("verdict"))
+    region = result.region if isinstance(getattr(result, "region", None), Region) else None
+    if region is None:
+        raise CertificateError("the result carries no exact region")
+    if d.get("mode") == "classifier":
+        prop = {"type": "classification"}
+        if d.get("label") is not None:
+            prop["label"] = int(d["label"])
+    elif d.get("mode") == "regressor":
+        prop = {"type": "regression", "outputs": [int(k) for k in d.get("outputs") or []],
+                "epsilon": d.get("epsilon"), "reference": region.to_json().get("center")}
+    else:
+        raise CertificateError(f"unknown robustness mode {d.get('mode')!r}")
+    evidence: dict = {}
+    if verdict == "falsified":
+        cx = d.get("counterexample") or {}
+        evidence["counterexample"] = {"point": cx.get("x")}
+        if cx.get("y") is not None:
+            evidence["counterexample"]["output"] = cx["y"]
+    elif verdict == "verified":
+        if prop["type"] == "classification" and "label" not in prop:
+            raise CertificateError("a verified classifier result without its label cannot be certified")
+        evidence = _ibp_evidence(network, region, prop, max_leaves)
+    stats = {key: d.get(key) for key in ("boxes", "seconds", "bound", "lipschitz_bound", "note") if key in d}
+    return robustness_certificate("local-robustness", {"region": region.to_json(), "property": prop}, verdict,
+                                  evidence, network, statistics=stats)
+
+
+# ---------------------------------------------------------------------------------------------- files
+def write_certificate(cert: dict, path) -> Path:
+    """Write ``cert`` as UTF-8 JSON (atomically: a temporary file renamed into place). Returns the path."""
+    if not isinstance(cert, dict) or cert.get("format") != FORMAT:
+        raise CertificateError("not a verinet certificate (missing 'format': 'verinet-certificate')")
+    p = Path(os.fspath(path))
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(cert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, p)
+    return p
+
+
+def load_certificate(path) -> dict:
+    """Read a certificate file. Missing, unreadable, non-JSON or non-certificate files raise
+    :class:`~verinet.errors.CertificateError` with one clear line."""
+    p = Path(os.fspath(path))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CertificateError(f"certificate file not found: {p}") from None
+    except IsADirectoryError:
+        raise CertificateError(f"certificate path is a directory: {p}") from None
+    except UnicodeDecodeError as exc:
+        raise CertificateError(f"{p}: not a UTF-8 text file ({exc.reason})") from None
+    except OSError as exc:
+        raise CertificateError(f"cannot read certificate {p}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CertificateError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CertificateError(f"{p}: not a verinet certificate (expected \"format\": \"{FORMAT}\")")
+    return doc
+
+
+def schema() -> dict:
+    """The JSON Schema (draft 2020-12) of certificates, from ``verinet/schemas/certificate.schema.json``."""
+    path = Path(__file__).resolve().parent / "schemas" / "certificate.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
