@@ -108,7 +108,14 @@ class MPBackend:
         self._W = []
         self._b = []
         self._alpha = []
-        for L in network.layers:
+        for k, L in enumerate(network.layers):
+            # a layer is a point (exact floats, or exact rationals in weight_q/bias_q) or an interval
+            # family; the mp backend only represents points, so a family must be refused, not truncated
+            if (L.weight_q is None and not np.array_equal(L.weight_lo, L.weight_hi)) or (
+                L.bias_q is None and not np.array_equal(L.bias_lo, L.bias_hi)
+            ):
+                raise ValueError(f"layer {k} has interval weights (a family of networks): "
+                                 "the arbitrary-precision backend needs exact weights; use float64")
             w = L.weight_q if L.weight_q is not None else L.weight_lo
             self._W.append(MPPointMatrix(w, prec=p, accelerator=accelerator))
             b = L.bias_q if L.bias_q is not None else L.bias_lo

@@ -10,6 +10,10 @@ _COMMANDS = (
     ("info", "info"),
     ("lipschitz", "lipschitz"),
     ("demo", "demo"),
+    ("check", "check"),
+    ("report", "report"),
+    ("robust", "robust"),
+    ("verify", "verify"),
 )
 
 for _module, _name in _COMMANDS:

@@ -1,0 +1,242 @@
+"""``verinet robust local|global|params|radius``: robustness verdicts (exit 0 verified, 10 falsified,
+20 unknown/timeout, 3 bad input)."""
+
+from __future__ import annotations
+
+import click
+
+from verinet.cli._common import (
+    CONTEXT_SETTINGS,
+    EXIT_FALSIFIED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    VerinetGroup,
+    emit_json,
+    info,
+)
+
+__all__ = ["robust"]
+
+_NORM = click.option("--norm", type=click.Choice(["inf", "2", "1"]), default="inf", show_default=True,
+                     help="Input norm.")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
+_QUIET = click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+_COORD = click.option("--coordinates", type=click.Choice(["raw", "normalized"]),
+                      help=".nnet files: input coordinates (default raw).")
+
+
+def _time_opt(default: float):
+    return click.option("--time-limit", type=float, default=default, show_default=True, help="Seconds.")
+
+
+def _progress(quiet: bool):
+    def show(stats: dict) -> None:
+        rest = "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in stats.items() if k != "seconds")
+        info(f"[{stats['seconds']:7.1f} s] {rest}", quiet)
+    return show
+
+
+def _finish(verdict, payload: dict, lines: list[str], as_json: bool) -> None:
+    from verinet.robustness import Verdict
+
+    if as_json:
+        emit_json(payload)
+    else:
+        click.echo("\n".join(lines))
+    code = {Verdict.VERIFIED: EXIT_OK, Verdict.FALSIFIED: EXIT_FALSIFIED, None: EXIT_OK}.get(verdict, EXIT_UNKNOWN)
+    click.get_current_context().exit(code)
+
+
+def _mode(epsilon, label, output):
+    from verinet.cli._query import parse_index, parse_number
+
+    if epsilon is not None and label is not None:
+        raise click.UsageError("give either --epsilon (regressor) or --label (classifier), not both")
+    if output is not None and epsilon is None:
+        raise click.UsageError("--output goes with --epsilon")
+    eps = None if epsilon is None else parse_number(epsilon, "--epsilon")
+    lab = None if label is None else parse_index(label, "--label")
+    out = None if output is None else parse_index(output, "--output")
+    return eps, lab, out
+
+
+def _cex_lines(x, y, what="f(x)") -> list[str]:
+    if x is None:
+        return []
+    return [f"  x = [{', '.join(map(str, (_num(v) for v in x)))}]",
+            f"  {what} = [{', '.join(map(str, (_num(v) for v in y)))}]"]
+
+
+def _num(v):
+    return v if isinstance(v, float) else float(v)
+
+
+@click.group("robust", cls=VerinetGroup, context_settings=CONTEXT_SETTINGS)
+def robust() -> None:
+    """Robustness verdicts: local (ball), certified radius, global (domain), parameters.
+
+    Exit codes: 0 verified, 10 falsified (counterexample checked exactly), 20 unknown or timeout,
+    3 bad input, 2 usage error.
+    """
+
+
+@robust.command("local")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--center", required=True, help="Centre: comma-separated numbers or a .npy/.json/.txt file.")
+@click.option("--radius", required=True, help="Radius of the ball (> 0; exact decimal).")
+@_NORM
+@click.option("--epsilon", help="Regressor: allowed output deviation |f(x) - f(center)|.")
+@click.option("--output", help="Regressor: output index (default: every output).")
+@click.option("--label", help="Classifier: the label that must stay the argmax (default: argmax at the centre).")
+@_time_opt(30.0)
+@click.option("--max-boxes", type=int, default=1_000_000, show_default=True, help="Budget of boxes.")
+@_COORD
+@_JSON
+@_QUIET
+def local(model, center, radius, norm, epsilon, output, label, time_limit, max_boxes, coordinates, as_json,
+          quiet) -> None:
+    """Is MODEL robust on the ball ||x - center|| <= radius?
+
+    \b
+    Examples:
+      verinet robust local net.json --center 0.5,0.5 --radius 0.01 --epsilon 0.1
+      verinet robust local clf.onnx --center x.npy --radius 0.03 --norm 2
+    """
+    from verinet.cli._query import load_model, parse_center, parse_number
+    from verinet.robustness import local_robustness
+
+    eps, lab, out = _mode(epsilon, label, output)
+    net = load_model(model, coordinates)
+    r = local_robustness(net, parse_center(center), parse_number(radius, "--radius"), norm=norm, epsilon=eps,
+                         label=lab, output=out, time_limit=time_limit, max_boxes=max_boxes,
+                         progress=_progress(quiet))
+    what = (f"label {r.label} stays the argmax" if r.mode == "classifier"
+            else f"|f(x) - f(center)| <= {epsilon} for output(s) {', '.join(map(str, r.outputs))}")
+    lines = [r.verdict.value, f"{r.region.describe()}: {what}"]
+    if r.bound is not None:
+        lines.append(f"  {'worst margin >=' if r.mode == 'classifier' else 'max deviation <='} {r.bound!r}")
+    if r.lipschitz_bound is not None:
+        lines.append(f"  Lipschitz bound L*r = {r.lipschitz_bound!r}")
+    lines += _cex_lines(r.x, r.y)
+    if r.note:
+        lines.append(f"  note: {r.note}")
+    lines.append(f"  {r.boxes} boxes, {r.seconds:.3g} s")
+    _finish(r.verdict, r.to_json(), lines, as_json)
+
+
+@robust.command("radius")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--center", required=True, help="Centre: comma-separated numbers or a .npy/.json/.txt file.")
+@_NORM
+@click.option("--epsilon", help="Regressor: allowed output deviation.")
+@click.option("--output", help="Regressor: output index (default: every output).")
+@click.option("--label", help="Classifier: label (default: argmax at the centre).")
+@click.option("--r-max", default="1", show_default=True, help="Largest radius tried.")
+@click.option("--tol", default="1e-3", show_default=True, help="Stop when the bracket is this narrow.")
+@_time_opt(60.0)
+@_COORD
+@_JSON
+@_QUIET
+def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, coordinates, as_json,
+           quiet) -> None:
+    """Certified robustness radius around a centre: largest verified and smallest falsified radius."""
+    from verinet.cli._query import load_model, parse_center, parse_number
+    from verinet.robustness import certified_radius
+
+    eps, lab, out = _mode(epsilon, label, output)
+    net = load_model(model, coordinates)
+    r = certified_radius(net, parse_center(center), norm=norm, label=lab, epsilon=eps, output=out,
+                         r_max=parse_number(r_max, "--r-max"), tol=parse_number(tol, "--tol"),
+                         time_limit=time_limit)
+    lines = [f"verified radius:  {'none' if r.verified_radius is None else float(r.verified_radius)!r}",
+             f"falsified radius: {'none found' if r.falsified_radius is None else float(r.falsified_radius)!r}",
+             f"  {len(r.probes)} probes, {r.seconds:.3g} s"]
+    if r.verified_radius is not None:
+        verdict = None
+    else:
+        from verinet.robustness import Verdict
+        verdict = Verdict.FALSIFIED if r.falsified_radius is not None else Verdict.UNKNOWN
+    _finish(verdict, r.to_json(), lines, as_json)
+
+
+@robust.command("global")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
+@click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
+@click.option("--delta", required=True, help="Input distance δ.")
+@click.option("--epsilon", required=True, help="Allowed output difference ε.")
+@click.option("--output", help="Output index (default: every output).")
+@_NORM
+@_time_opt(60.0)
+@_COORD
+@_JSON
+@_QUIET
+def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordinates, as_json, quiet) -> None:
+    """For all x, y in the domain with ||x - y|| <= δ: is |f(x) - f(y)| <= ε?"""
+    from verinet.cli._query import domain_region, load_model, parse_index, parse_number
+    from verinet.robustness import global_robustness
+
+    net = load_model(model, coordinates)
+    region = domain_region(net, box, domain)
+    r = global_robustness(net, region, parse_number(delta, "--delta"), parse_number(epsilon, "--epsilon"),
+                          norm=norm, output=None if output is None else parse_index(output, "--output"),
+                          time_limit=time_limit, progress=_progress(quiet))
+    lines = [r.verdict.value, f"{region.describe()}: |f(x) - f(y)| <= {epsilon} when ||x - y|| <= {delta}"]
+    if r.bound is not None:
+        lines.append(f"  sup |f(x) - f(y)| <= {r.bound!r}")
+    if r.lipschitz is not None:
+        lines.append(f"  Lipschitz constant <= {r.lipschitz!r}")
+    if r.x is not None:
+        lines += [f"  x = {[_num(v) for v in r.x]}", f"  y = {[_num(v) for v in r.y]}",
+                  f"  f(x) = {[_num(v) for v in r.values[0]]}", f"  f(y) = {[_num(v) for v in r.values[1]]}"]
+    lines.append(f"  {r.boxes} boxes, {r.seconds:.3g} s")
+    _finish(r.verdict, r.to_json(), lines, as_json)
+
+
+@robust.command("params")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
+@click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
+@click.option("--relative", help="Every parameter moves by at most this fraction of its magnitude.")
+@click.option("--absolute", help="Every parameter moves by at most this amount.")
+@click.option("--quantize", type=click.Choice(["float16", "bfloat16", "int8"]), help="Quantise the parameters.")
+@click.option("--weights-only", is_flag=True, help="Keep the biases exact.")
+@click.option("--epsilon", help="Question: does every output stay within ε of the original?")
+@click.option("--output", help="Output index (default: every output).")
+@_NORM
+@click.option("--no-lipschitz", is_flag=True, help="Skip the Lipschitz bound of the perturbed family.")
+@_time_opt(30.0)
+@_COORD
+@_JSON
+@_QUIET
+def params(model, box, domain, relative, absolute, quantize, weights_only, epsilon, output, norm, no_lipschitz,
+           time_limit, coordinates, as_json, quiet) -> None:
+    """Effect of perturbing or quantising the weights: output change and Lipschitz bound on a domain."""
+    from verinet.cli._query import domain_region, load_model, parse_index, parse_number
+    from verinet.robustness import Perturbation, parameter_robustness
+
+    chosen = [v is not None for v in (relative, absolute, quantize)]
+    if sum(chosen) != 1:
+        raise click.UsageError("give exactly one of --relative, --absolute, --quantize")
+    if quantize is not None:
+        pert = Perturbation.quantize(quantize, biases=not weights_only)
+    elif relative is not None:
+        pert = Perturbation.relative(parse_number(relative, "--relative"), biases=not weights_only)
+    else:
+        pert = Perturbation.absolute(parse_number(absolute, "--absolute"), biases=not weights_only)
+    net = load_model(model, coordinates)
+    region = domain_region(net, box, domain)
+    r = parameter_robustness(net, region, perturbation=pert,
+                             epsilon=None if epsilon is None else parse_number(epsilon, "--epsilon"), norm=norm,
+                             output=None if output is None else parse_index(output, "--output"),
+                             time_limit=time_limit, lipschitz=not no_lipschitz, progress=_progress(quiet))
+    lines = [r.verdict.value if r.verdict is not None else r.status, f"{pert.describe()} on the {region.describe()}:",
+             f"  output change <= {r.change_upper!r}  (>= {r.change_lower!r} observed)"]
+    if r.lipschitz_upper is not None:
+        lines.append(f"  Lipschitz constant of every perturbed network <= {r.lipschitz_upper!r}")
+    if r.x is not None:
+        lines += [f"  x = {[_num(v) for v in r.x]}", f"  f(x) = {[_num(v) for v in r.values[0]]}",
+                  f"  f_quantized(x) = {[_num(v) for v in r.values[1]]}"]
+    lines.append(f"  {r.boxes} boxes, {r.seconds:.3g} s")
+    _finish(r.verdict, r.to_json(), lines, as_json)

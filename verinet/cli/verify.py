@@ -1,0 +1,65 @@
+"""``verinet verify MODEL PROPERTY``: decide a VNN-LIB property (VNN-COMP result format)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from verinet.cli._common import CONTEXT_SETTINGS, EXIT_FALSIFIED, EXIT_OK, EXIT_UNKNOWN, emit_json, info
+
+__all__ = ["verify"]
+
+
+@click.command("verify", context_settings=CONTEXT_SETTINGS)
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("prop", metavar="PROPERTY", type=click.Path(dir_okay=False))
+@click.option("--timeout", type=float, default=116.0, show_default=True,
+              help="Seconds for the whole property, reading the files included.")
+@click.option("--result", "result_file", type=click.Path(dir_okay=False), help="Also write the result here.")
+@click.option("--coordinates", type=click.Choice(["raw", "normalized"]), default="normalized", show_default=True,
+              help=".nnet files: coordinates of the property (VNN-LIB ACAS Xu properties are normalised).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def verify(model, prop, timeout, result_file, coordinates, as_json, quiet) -> None:
+    """Decide the VNN-LIB PROPERTY on MODEL: prints unsat, sat (with the counterexample), unknown or timeout.
+
+    The first line is the answer; for sat the counterexample follows as ((X_0 v) ... (Y_0 v)), checked
+    in exact arithmetic. Exit codes: 0 unsat, 10 sat, 20 unknown/timeout, 3 bad input.
+
+    \b
+    Examples:
+      verinet verify ACASXU_run2a_1_9_batch_2000.onnx prop_3.vnnlib
+      verinet verify acas.nnet prop_4.vnnlib --timeout 30 --result out.txt
+    """
+    from verinet.cli._query import load_model
+    from verinet.errors import QueryError
+    from verinet.verify import Verdict, verify_vnnlib
+    from verinet.vnnlib import parse_vnnlib
+
+    t0 = time.perf_counter()
+    if not (timeout > 0):
+        raise QueryError(f"--timeout must be > 0, got {timeout}")
+    net = load_model(model, coordinates)
+    prop_obj = parse_vnnlib(Path(prop))
+
+    def progress(stats: dict) -> None:
+        info(f"[{stats['seconds']:7.1f} s] boxes {stats['boxes']:>9}  open {stats['open']:>8}  "
+             f"margin >= {stats['margin']:.6g}", quiet)
+
+    # the budget includes reading the model and the property
+    res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01), progress=progress)
+    text = res.to_text()
+    if result_file:
+        try:
+            Path(result_file).write_text(text)
+        except OSError as exc:
+            raise QueryError(f"cannot write {result_file}: {exc.strerror or exc}") from None
+    if as_json:
+        emit_json(res.to_json())
+    else:
+        click.echo(text, nl=False)
+    info(f"{res.result} in {res.seconds:.3g} s ({res.boxes} boxes)", quiet)
+    code = {Verdict.VERIFIED: EXIT_OK, Verdict.FALSIFIED: EXIT_FALSIFIED}.get(res.verdict, EXIT_UNKNOWN)
+    click.get_current_context().exit(code)
