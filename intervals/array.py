@@ -23,7 +23,12 @@ def _as_f64(a, name: str) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"IntervalArray: {name} must be numeric, got dtype {arr.dtype}")
     # float16/32/int -> float64 is exact for float16/32 and for ints below 2**53
-    return np.array(arr, dtype=np.float64, copy=True)
+    out = np.array(arr, dtype=np.float64, copy=True)
+    if arr.dtype.kind in "iu":
+        big = np.abs(out) >= 2.0**53  # only these can be rounded; compare them exactly as Python ints
+        if big.any() and any(int(f) != int(i) for f, i in zip(out[big].tolist(), arr[big].tolist())):
+            raise ValueError(f"IntervalArray: {name} has an integer entry that float64 cannot represent exactly")
+    return out
 
 
 class IntervalArray:

@@ -386,10 +386,29 @@ def mp_add(x, y, prec: int, rnd: str):
     >>> mpf_to_fraction(mp_add(libmp.from_int(1), libmp.from_man_exp(1, -60), 53, MP_CEIL)) - 1
     Fraction(1, 4503599627370496)
     """
-    r = libmp.mpf_add(x, y, prec, rnd)
-    if r == libmp.fnan:
-        raise ValueError("mp_add: inf - inf is undefined")
-    return r
+    specials = (libmp.fzero, libmp.finf, libmp.fninf, libmp.fnan)
+    if x in specials or y in specials:
+        r = libmp.mpf_add(x, y, prec, rnd)
+        if r == libmp.fnan:
+            raise ValueError("mp_add: inf - inf is undefined")
+        return r
+    # libmp.mpf_add is not always directed: (2**237 − 2**118·k) + ... = 2**237 + 1 rounded up at 113
+    # bits gave 2**237. Add exactly in integers and round once with from_man_exp (correct rounding).
+    (sx, mx, ex, bx), (sy, my, ey, by) = x, y
+    if ex + bx < ey + by:
+        (sx, mx, ex, bx), (sy, my, ey, by) = (sy, my, ey, by), (sx, mx, ex, bx)
+    # The larger operand (below 2**top, top = ex + bx) is a multiple of 2**g, and so is every prec-bit
+    # number near it (their ulp is at least 2**(top − 1 − prec), just below a power of two). If
+    # |smaller| < 2**g, the exact sum lies strictly between two such multiples, so its directed
+    # rounding depends only on the smaller operand's sign: replace it by ±2**(g − 1).
+    g = min(ex, ex + bx - 1 - prec)
+    if ey + by <= g:
+        my, ey = 1, g - 1
+    mx = -mx if sx else mx
+    my = -my if sy else my
+    e = min(ex, ey)
+    m = (mx << (ex - e)) + (my << (ey - e))
+    return libmp.from_man_exp(m, e, prec, rnd)
 
 
 def mp_sub(x, y, prec: int, rnd: str):

@@ -65,7 +65,12 @@ def _check_float(a: np.ndarray, what: str) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
-    a = a.astype(np.float64)  # float16/32 -> float64 is exact
+    f = a.astype(np.float64)  # float16/32 -> float64 is exact; integers only below 2**53
+    if a.dtype.kind in "iu":
+        big = np.abs(f) >= 2.0**53
+        if big.any() and any(int(x) != int(y) for x, y in zip(f[big].tolist(), a[big].tolist())):
+            raise ValueError(f"{what}: an integer entry is not exactly representable as a float64")
+    a = f
     bad = ~np.isfinite(a)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])

@@ -98,7 +98,8 @@ class Float64Backend:
         if act is Activation.LEAKY_RELU:
             alo, ahi = self._alpha[k]
             # z < 0 maps to α z (decreasing in α for z < 0): lower end uses α_hi, upper end α_lo
-            lo = np.where(z.lo < 0, R.mul_down(ahi, z.lo), z.lo)
+            # α = 0 with z.lo = −inf: 0·(−inf) is NaN in IEEE, but α z = 0 for every real z (set semantics)
+            lo = np.where(z.lo < 0, np.where(ahi == 0, 0.0, R.mul_down(ahi, z.lo)), z.lo)
             hi = np.where(z.hi < 0, R.mul_up(alo, z.hi), z.hi)
             return IntervalArray._unsafe(lo, hi)
         fn = logistic_bounds if act is Activation.SIGMOID else tanh_bounds

@@ -1,0 +1,640 @@
+"""Sound linear (symbolic) bound propagation: CROWN/DeepPoly back-substitution, rigorous in float64.
+
+Mathematics: Zhang, Weng, Chen, Hsieh & Daniel, "Efficient neural network robustness certification with
+general activation functions" (CROWN, NeurIPS 2018), Thm 3.2; Singh, Gehr, Püschel & Vechev, "An abstract
+domain for certifying neural networks" (DeepPoly, POPL 2019), Section 4. To bound a linear function
+``Γ a_j`` of the activations of layer ``j`` from above, every activation is replaced by a line that lies
+above it (where the coefficient is ≥ 0) or below it (where it is < 0) on its pre-activation interval;
+``z_j = W_j a_{j−1} + b_j`` is substituted, and so on down to the input box, where the remaining linear
+function ``G x`` is maximised exactly: ``Σ_l max(G_l lo_l, G_l hi_l)``. Lower bounds are upper bounds of
+``−Γ a_j``. Pre-activation bounds of layer ``k`` use the bounds of layers ``< k``; each is intersected with
+interval bound propagation (both are enclosures, so their intersection is one).
+
+Rounding (the proof; DESIGN.md, "Soundness rules"). The back-substituted coefficients are **point float
+matrices**, and every rounding error is folded into the scalar offset with an a-priori bound, so the
+statement carried from step to step is, for one box and one row, with ``Γ`` the *exact values of the
+floats* we hold:
+
+    S_j:  for every real input x in the box,  f(x) ≤ Γ · a_j(x) + c,  c a float (upper bound).
+
+Step ``S_j ⇒ S_{j−1}`` (layer ``j``: ``z = W a + b`` with ``a = a_{j−1}``, ``W ∈ [Wm − Wr, Wm + Wr]``,
+``b ∈ [b_lo, b_hi]``; ``ma ≥ |a|`` from the bounds of layer ``j−1`` or the input box):
+
+1. Relaxation (exact): on ``z_i ∈ [l_i, u_i]``, ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` with float slopes
+   ``s ≥ 0`` and intercepts proved in :func:`_relaxation`. With ``s_i, t_i`` the upper line where
+   ``Γ_i ≥ 0`` and the lower line where ``Γ_i < 0``: ``Γ a_j ≤ Σ_i Γ_i (s_i z_i + t_i)``.
+2. Substitute ``z_i = W_i a + b_i``. As ``s_i ≥ 0``, ``Γ_i s_i b_i ≤ Γ_i s_i β_i`` with ``β = b_hi`` if
+   ``Γ_i ≥ 0`` else ``b_lo``; so ``Γ_i (t_i + s_i b_i) ≤ Γ_i k_i`` for ``k_i ≥ t_U + s_U b_hi`` (rounded up)
+   where ``Γ_i ≥ 0`` and ``k_i ≤ t_L + s_L b_lo`` (rounded down) where ``Γ_i < 0``. Hence
+   ``Γ a_j ≤ Σ_i Λ_i W_i a + Σ_i Γ_i k_i`` with ``Λ_i = Γ_i s_i`` (exact real).
+3. We keep ``Λ̂ = fl(Γ ⊙ s)``: ``|Λ_i − Λ̂_i| ≤ u|Λ̂_i| + η/2`` (Higham eq. 2.5, plus the underflow
+   error; 0 when ``s_i = 1``) and ``|W_i a| ≤ h_i := ((|Wm| + Wr) ma)_i``.
+4. ``Λ̂ W a ≤ Λ̂ Wm a + Σ_i |Λ̂_i| (Wr ma)_i``, and ``Γ' = fl(Λ̂ Wm)`` (one BLAS GEMM, inner dimension
+   ``n_j``) has ``|Γ' − Λ̂ Wm| ≤ γ_{n_j} |Λ̂||Wm| + n_j η`` entrywise (Higham Thm 3.5 with an underflow error
+   ``≤ η/2`` per product; any summation order, FMA or not; no Strassen-type GEMM, the assumption of
+   :mod:`intervals.linalg`), so ``Λ̂ Wm a ≤ Γ' a + γ_{n_j} Σ_i |Λ̂_i| (|Wm| ma)_i + n_j η Σ ma``.
+5. Together ``S_{j−1}`` holds with ``Γ'`` and ``c' ≥ c + Σ_i Γ_i k_i + Σ_i |Λ̂_i| w_i + σ``, where
+   ``w_i ≥ γ_{n_j}(|Wm| ma)_i + (Wr ma)_i (+ u h_i unless s_i = 1)`` and
+   ``σ = η n_j (n_{j−1} + 1) max(h, ma) ≥ η/2 Σ h + n_j η Σ ma``. ``Σ Γ_i k_i`` is a dot product of ``n_j``
+   float products computed in round-to-nearest: its exact value is ``≤ ĉ + γ_n S + nη`` with
+   ``S = Σ|Γ_i k_i| ≤ (ŝ + nη)/(1 − γ_n)`` (``ŝ`` the computed sum of the absolute values: non-negative
+   terms, ``|ŝ − S| ≤ γ_n S + nη``). The same bound makes the computed ``Σ|Λ̂_i| w_i`` an upper bound.
+6. At the input (``a_{−1} = x``, box ``⟨xm, xr⟩``): ``G x ≤ ĉ + |G|(xr + γ_n|xm|) + nη``, ``ĉ = fl(G xm)``
+   (the argument of :mod:`intervals.linalg`).
+
+Every float operation that must round up is followed by ``up`` (:mod:`intervals._kernels`: a float
+``≥`` the successor of the round-to-nearest result, hence ``≥`` the exact value), or uses
+:mod:`intervals.rounding`'s directed operations in numpy code. Overflow and NaN: a coefficient vector
+that becomes non-finite, or a non-finite partial sum, turns that row's bound into ``+inf`` (the a-priori
+bounds assume no overflow; an IEEE overflow never becomes finite again in a sum, and coefficients are
+checked explicitly); ``0·inf`` is never formed. No NaN escapes; ``±inf`` is the answer where nothing
+better is proved.
+
+Why point coefficients rather than interval ones: the sign of every coefficient is known exactly, so the
+upper/lower relaxation choice is never ambiguous and no interval widening accumulates over depth; the
+price is a few matrix-vector products per layer (``|Wm| ma``), negligible next to the GEMMs.
+
+Only float64. Activations: ReLU, leaky ReLU (``0 ≤ α ≤ 1``), identity; sigmoid/tanh layers are relaxed by
+the constant lines ``[σ(l), σ(u)]`` (their interval bounds), which stops the back-substitution there.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+from numba import njit
+
+from intervals import _kernels
+from intervals import rounding as R
+from intervals._kernels import down, up
+from intervals.array import IntervalArray
+from intervals.linalg import PointMatrix
+from verinet.backends import make_backend
+from verinet.backends.float64 import Float64Backend
+from verinet.network import Activation, Network
+from verinet.propagation import LayerBounds, propagate
+
+__all__ = ["Refine", "linear_objective_bounds", "linear_propagate"]
+
+Refine = Literal["unstable", "all"]
+
+_ETA = R.ETA
+_U = R.U
+
+
+# --------------------------------------------------------------------------------------------------
+# compiled kernels (plain round-to-nearest sums; the rounding argument is in the module docstring)
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=False)
+def _relax_step(T, seg, sU, sL, kU, kL, w, scal, gam, inv, neta, Lt, acc):  # pragma: no cover
+    """One back-substitution step through the activation and the bias of a layer ``j`` (steps 1–5).
+
+    Rows of ``T`` (shape (P, n_j)) are the coefficient vectors ``Γ`` of (box, row) pairs sorted by box:
+    box ``b`` owns rows ``seg[b]:seg[b+1]``. Writes ``Lt = fl(Γ ⊙ s)`` and adds to ``acc[p]`` an upper
+    bound of ``Σ Γ_i k_i + Σ |Λ̂_i| w_i + σ``. A row whose ``acc`` is ``+inf`` is dead: its coefficients
+    are zeroed so that the next GEMM sees finite numbers. ``gam, inv, neta``: ``γ_n, 1/(1 − γ_n), nη``
+    rounded up. The selects below compile to branch-free code (a sign pattern is data, not control).
+    Returns True when some live output coefficient is nonzero.
+    """
+    n = T.shape[1]
+    nonzero = False
+    for b in range(seg.shape[0] - 1):
+        su = sU[b]
+        sl_ = sL[b]
+        ku = kU[b]
+        kl = kL[b]
+        wb = w[b]
+        for p in range(seg[b], seg[b + 1]):
+            Tp = T[p]
+            Lp = Lt[p]
+            c = 0.0  # Σ Γ_i k_i (round-to-nearest)
+            s = 0.0  # Σ |Γ_i k_i|
+            e = 0.0  # Σ |Λ̂_i| w_i
+            chk = 0.0  # Σ Γ_i·0: 0 for finite coefficients, NaN as soon as one is inf/NaN
+            na = 0.0  # Σ |Λ̂_i|: zero iff the output row is zero
+            for i in range(n):
+                g = Tp[i]
+                pos = g >= 0.0  # Γ_i ≥ 0: the upper line bounds Γ_i a_i from above; else the lower one
+                sl = su[i] if pos else sl_[i]
+                k = ku[i] if pos else kl[i]
+                lam = g * sl
+                Lp[i] = lam
+                al = abs(lam)
+                t = g * k
+                if g == 0.0:  # exact 0 (k may be infinite: never 0·inf)
+                    t = 0.0
+                ew = al * wb[i]
+                if al == 0.0:
+                    ew = 0.0
+                c += t
+                s += abs(t)
+                e += ew
+                chk += g * 0.0
+                na += al
+            if acc[p] != np.inf and chk == 0.0 and np.isfinite(c) and np.isfinite(s) and np.isfinite(e):
+                rho = up(up(gam * up(up(s + neta) * inv)) + neta)  # ≥ γ_n S + nη
+                ebound = up(up(e + neta) * inv)  # ≥ exact Σ |Λ̂_i| w_i (non-negative terms)
+                acc[p] = up(acc[p] + up(up(c + rho) + up(ebound + scal[b])))
+                if na != 0.0:
+                    nonzero = True
+            else:
+                acc[p] = np.inf
+                for i in range(n):
+                    Lp[i] = 0.0
+    return nonzero
+
+
+@njit(cache=True, fastmath=False)
+def _concretize(T, seg, xm, ax, inv, neta, acc):  # pragma: no cover - compiled
+    """Add to ``acc[p]`` an upper bound of ``G x`` over the input box ``⟨xm, xr⟩``, ``ax ≥ xr + γ_n|xm|``.
+
+    ``G`` is row ``p`` of ``T`` (step 6): ``G x ≤ ĉ + |G| ax + nη``, ``|G| ax ≤ (ŝ + nη)/(1 − γ_n)``.
+    """
+    n = T.shape[1]
+    for b in range(seg.shape[0] - 1):
+        m = xm[b]
+        a = ax[b]
+        for p in range(seg[b], seg[b + 1]):
+            Tp = T[p]
+            c = 0.0
+            s = 0.0
+            chk = 0.0
+            for l in range(n):
+                g = Tp[l]
+                c += g * m[l]
+                s += abs(g) * a[l]
+                chk += g * 0.0
+            if acc[p] != np.inf and chk == 0.0 and np.isfinite(c) and np.isfinite(s):
+                rho = up(up(up(s + neta) * inv) + neta)
+                acc[p] = up(acc[p] + up(c + rho))
+            else:
+                acc[p] = np.inf
+
+
+# --------------------------------------------------------------------------------------------------
+# per-network preparation
+# --------------------------------------------------------------------------------------------------
+
+
+def _consts(n: int) -> tuple[float, float, float]:
+    """``(γ_n, 1/(1 − γ_n), n·η)``, each rounded up (exact rationals, then one directed rounding)."""
+    n = max(n, 1)
+    nu = Fraction(n, 2**53)
+    g = nu / (1 - nu)
+    return R.float_up(g), R.float_up(1 / (1 - g)), R.float_up(n * Fraction(_ETA))
+
+
+class _LayerPrep:
+    """Float data of one layer: ``W ∈ [Wm − Wr, Wm + Wr]`` (``Wr`` None for float weights), biases, slopes."""
+
+    def __init__(self, layer) -> None:
+        lo, hi = layer.weight_lo, layer.weight_hi
+        self.act = layer.activation
+        self.n_out, self.n_in = lo.shape
+        if np.array_equal(lo, hi):
+            self.Wm = np.ascontiguousarray(lo, dtype=np.float64)
+            self.WrT = None
+        else:
+            # any float midpoint; radius rounded up so that |W − Wm| ≤ Wr for every W in [lo, hi]
+            self.Wm = np.ascontiguousarray(0.5 * lo + 0.5 * hi)
+            self.WrT = np.ascontiguousarray(R.next_up(np.maximum(hi - self.Wm, self.Wm - lo)).T)
+        self.absWmT = np.ascontiguousarray(np.abs(self.Wm).T)  # (n_in, n_out)
+        self.blo = np.ascontiguousarray(layer.bias_lo, dtype=np.float64)
+        self.bhi = np.ascontiguousarray(layer.bias_hi, dtype=np.float64)
+        # α enclosed by floats; both in [0, 1] because α ∈ [0, 1] and 0, 1 are floats
+        self.alo, self.ahi = (R.float_down(layer.alpha), R.float_up(layer.alpha)) \
+            if layer.activation is Activation.LEAKY_RELU else (0.0, 0.0)
+        # GEMM Λ̂ Wm and the relaxation-step sums have n_out terms
+        self.gam_out, self.inv_out, self.neta_out = _consts(self.n_out)
+        _, self.inv_in, self.neta_in = _consts(self.n_in)  # |Wm| ma, Wr ma (inner dimension n_in)
+        self.scal_k = R.float_up(Fraction(self.n_out * (self.n_in + 1)) * Fraction(_ETA))
+
+
+class _Prepared:
+    def __init__(self, network: Network, backend: Float64Backend) -> None:
+        self.network = network
+        self.backend = backend
+        self.layers = [_LayerPrep(L) for L in network.layers]
+        self.gam0, self.inv0, self.neta0 = _consts(network.n_inputs)
+
+
+_CACHE: weakref.WeakKeyDictionary[Network, _Prepared] = weakref.WeakKeyDictionary()
+
+
+def _prepare(backend_or_network) -> _Prepared:
+    if isinstance(backend_or_network, Network):
+        net, backend = backend_or_network, None
+    else:
+        backend = backend_or_network
+        net = getattr(backend, "network", None)
+        if not isinstance(net, Network):
+            raise TypeError(f"expected a Network or a backend, got {type(backend_or_network).__name__}")
+    if backend is not None and not isinstance(backend, Float64Backend):
+        raise TypeError("linear bounds need the float64 backend (use make_backend(network) without precision)")
+    prep = _CACHE.get(net)
+    if prep is None:
+        prep = _Prepared(net, backend if backend is not None else make_backend(net))
+        _CACHE[net] = prep
+    return prep
+
+
+# --------------------------------------------------------------------------------------------------
+# per-box data
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    xm: np.ndarray  # (B, n) midpoints
+    ax: np.ndarray  # (B, n) ≥ xr + γ_n |xm|
+    ma: np.ndarray  # (B, n) ≥ |x|
+
+
+@dataclass
+class _Relax:
+    """Per-box data of one layer ``j`` for :func:`_relax_step`, each (B, n_j) unless noted."""
+
+    sU: np.ndarray  # upper-line slopes (≥ 0)
+    sL: np.ndarray  # lower-line slopes (≥ 0)
+    kU: np.ndarray  # ≥ t_U + s_U b_hi
+    kL: np.ndarray  # ≤ t_L + s_L b_lo
+    w: np.ndarray  # ≥ γ_{n_j}(|Wm| ma)_i + (Wr ma)_i + u h_i
+    scal: np.ndarray  # (B,) ≥ η/2 Σ h + n_j η Σ ma
+
+
+def _input_data(prep: _Prepared, xl: np.ndarray, xu: np.ndarray) -> _Input | None:
+    """Midpoint/radius data of the input boxes, or None when an endpoint is infinite."""
+    xm = np.empty(xl.shape)
+    ax = np.empty(xl.shape)
+    if not _kernels.mid_rad_a(xl.reshape(-1), xu.reshape(-1), prep.gam0, xm.reshape(-1), ax.reshape(-1)):
+        return None
+    return _Input(xm, ax, np.maximum(np.abs(xl), np.abs(xu)))
+
+
+def _nonneg_matvec_up(v: np.ndarray, MT: np.ndarray, inv: float, neta: float) -> np.ndarray:
+    """Upper bound of ``v @ MT`` for ``v ≥ 0`` (``+inf`` allowed, ``0·inf = 0``) and finite ``MT ≥ 0``.
+
+    Non-negative terms: ``|ŝ − S| ≤ γ_n S + nη`` gives ``S ≤ (ŝ + nη)/(1 − γ_n)``; each step rounded up.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(v).all():
+            s = v @ MT
+        else:  # rare path (overflowed bounds): exact zero weights contribute exactly 0
+            prod = v[:, :, None] * MT[None, :, :]  # (B, n_in, n_out)
+            s = np.where(MT[None, :, :] == 0.0, 0.0, prod).sum(axis=1)
+        return R.next_up(R.next_up(s + neta) * inv)
+
+
+@njit(cache=True, fastmath=False)
+def _lines(zl, zu, Alo, Ahi, kind, alo, ahi, blo, bhi, gma, wrma, gam, scal_k, mamax,
+           sU, sL, kU, kL, w, scal):  # pragma: no cover - compiled
+    """Slopes, offsets ``k`` and error weights of :func:`_relaxation` (proofs there), elementwise over (B, n).
+
+    ``kind``: 0 identity, 1 ReLU / leaky ReLU, 2 sigmoid/tanh. ``up``/``down`` bound the exact value of
+    the round-to-nearest operation they wrap; products or sums proved exact are not stepped.
+    """
+    B, n = zl.shape
+    for b in range(B):
+        hmax = 0.0
+        for i in range(n):
+            l = zl[b, i]
+            u = zu[b, i]
+            tu = 0.0
+            tl = 0.0
+            if kind == 0:
+                su = 1.0
+                sl = 1.0
+            elif kind == 2:
+                su = 0.0
+                sl = 0.0
+                tu = Ahi[b, i]
+                tl = Alo[b, i]
+            elif l >= 0.0:  # active: σ(z) = z
+                su = 1.0
+                sl = 1.0
+            elif u <= 0.0:  # inactive: α_hi z ≤ α z ≤ α_lo z for z ≤ 0
+                su = alo
+                sl = ahi
+            else:  # unstable
+                sl = 1.0 if u >= -l else ahi
+                ok = np.isfinite(l) and np.isfinite(u)
+                s = 1.0
+                t = np.inf
+                if ok:
+                    s = (u - alo * l) / (u - l)  # a guess of the chord slope: t makes any s valid
+                    if not np.isfinite(s):
+                        s = 1.0
+                    s = min(max(s, 0.0), 1.0)
+                    sig = 0.0 if alo == 0.0 else up(alo * l)  # ≥ σ(l) = α l  (l < 0, α ≥ α_lo)
+                    t = max(up(sig - down(s * l)), up(u - down(s * u)))  # ≥ σ(l) − s l and σ(u) − s u
+                if ok and np.isfinite(t):
+                    su = s
+                    tu = t
+                else:  # overflowed bounds: constant line at the interval bound of σ
+                    su = 0.0
+                    tu = Ahi[b, i]
+            # k_U ≥ t_U + s_U b_hi and k_L ≤ t_L + s_L b_lo (exact when s ∈ {0, 1} and t = 0)
+            bh = bhi[i]
+            bl = blo[i]
+            pu = 0.0 if (su == 0.0 or bh == 0.0) else (bh if su == 1.0 else up(su * bh))
+            pl = 0.0 if (sl == 0.0 or bl == 0.0) else (bl if sl == 1.0 else down(sl * bl))
+            kU[b, i] = pu if tu == 0.0 else (tu if pu == 0.0 else up(tu + pu))
+            kL[b, i] = pl if tl == 0.0 else (tl if pl == 0.0 else down(tl + pl))
+            sU[b, i] = su
+            sL[b, i] = sl
+            g = gma[b, i]
+            wr = wrma[b, i] if wrma.shape[0] > 0 else 0.0
+            h = g if wr == 0.0 else up(g + wr)  # ≥ (|Wm| + Wr) ma
+            w1 = up(gam * g) if g != 0.0 else 0.0
+            w1 = w1 if wr == 0.0 else up(w1 + wr)
+            w[b, i] = w1 if h == 0.0 else up(w1 + up(_U * h))
+            hmax = max(hmax, h)
+        scal[b] = up(scal_k * max(hmax, mamax[b]))
+
+
+_NO_ARRAY = np.empty((0, 0))
+
+
+def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.ndarray) -> _Relax:
+    """Lines ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` on every pre-activation interval ``[l, u]`` of ``Z``.
+
+    Proofs (σ(z) = max(z, αz), 0 ≤ α ≤ 1, convex; α_lo ≤ α ≤ α_hi floats in [0, 1]):
+
+    * ``l ≥ 0``: σ(z) = z, both lines ``z``. ``u ≤ 0``: σ(z) = αz and for ``z ≤ 0``
+      ``α_hi z ≤ αz ≤ α_lo z`` (larger slope, smaller value), intercepts 0.
+    * unstable lower line ``s z`` with ``s ∈ {α_hi, 1}`` (1 when ``u ≥ −l``): for any ``s ∈ [α, 1]``,
+      ``s z ≤ z`` for z ≥ 0 and ``s z ≤ α z`` for z ≤ 0, so ``s z ≤ σ(z)`` everywhere.
+    * unstable upper line: any float slope ``s ∈ [0, 1]`` (≈ the chord ``(u − α l)/(u − l)``) and
+      ``t = max(σ̄(l) − s l, u − s u)`` rounded up, ``σ̄(l) = α_lo l`` rounded up ``≥ σ(l)``: the line is
+      above σ at both endpoints, and ``s z + t − σ(z)`` is concave, so it is ≥ 0 on all of ``[l, u]``.
+      Infinite ``l``/``u`` (overflowed bounds): the constant line ``t = A.hi`` (interval bound of σ).
+    * sigmoid/tanh: constant lines ``A.lo ≤ σ(z) ≤ A.hi`` (the interval enclosure); identity: ``z``.
+
+    Also the offsets ``k`` of step 2 and the error weights ``w``, ``σ`` of steps 3–5 (module docstring),
+    from ``ma_prev ≥ |a_{j−1}|``.
+    """
+    kind = 0 if L.act is Activation.IDENTITY else (1 if L.act in (Activation.RELU, Activation.LEAKY_RELU) else 2)
+    gma = np.ascontiguousarray(_nonneg_matvec_up(ma_prev, L.absWmT, L.inv_in, L.neta_in))  # ≥ |Wm| ma
+    wrma = _NO_ARRAY if L.WrT is None else np.ascontiguousarray(_nonneg_matvec_up(ma_prev, L.WrT, L.inv_in,
+                                                                                  L.neta_in))  # ≥ Wr ma
+    zl = np.ascontiguousarray(Z.lo, dtype=np.float64)
+    zu = np.ascontiguousarray(Z.hi, dtype=np.float64)
+    Alo = np.ascontiguousarray(A.lo, dtype=np.float64)
+    Ahi = np.ascontiguousarray(A.hi, dtype=np.float64)
+    out = [np.empty(zl.shape) for _ in range(5)]
+    scal = np.empty(zl.shape[0])
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        _lines(zl, zu, Alo, Ahi, kind, L.alo, L.ahi, L.blo, L.bhi, gma, wrma, L.gam_out, L.scal_k,
+               np.ascontiguousarray(ma_prev.max(axis=-1)), *out, scal)
+    return _Relax(*out, scal)
+
+
+def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, seg: np.ndarray,
+             acc: np.ndarray) -> np.ndarray:
+    """Upper bounds of ``Γ a_{j0} + acc`` per row, updated in place in ``acc`` (P,).
+
+    ``T`` (P, n_{j0}) holds one ``Γ`` per row; ``seg`` (B+1,) the row range of each box.
+    """
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for j in range(j0, -1, -1):
+            L = prep.layers[j]
+            rx = relax[j]
+            Lt = np.empty(T.shape)
+            nonzero = _relax_step(T, seg, rx.sU, rx.sL, rx.kU, rx.kL, rx.w, rx.scal,
+                                  L.gam_out, L.inv_out, L.neta_out, Lt, acc)
+            if not nonzero:  # every live coefficient is exactly 0: nothing more to add
+                return acc
+            T = Lt @ L.Wm  # (P, n_j) @ (n_j, n_{j−1}): one GEMM for all boxes and rows
+        _concretize(T, seg, inp.xm, inp.ax, prep.inv0, prep.neta0, acc)
+    return acc
+
+
+def _meet(a: IntervalArray, lo: np.ndarray, hi: np.ndarray) -> IntervalArray:
+    """Intersection of two enclosures of the same values (never empty unless a bound is unsound)."""
+    nlo = np.maximum(a.lo, lo)
+    nhi = np.minimum(a.hi, hi)
+    if (nlo > nhi).any():
+        raise RuntimeError("internal error: two enclosures of the same values do not intersect")
+    return IntervalArray._unsafe(nlo, nhi)
+
+
+def _box(prep: _Prepared, lo, hi) -> tuple[np.ndarray, np.ndarray, bool]:
+    if hi is None:
+        if not isinstance(lo, IntervalArray):
+            raise TypeError("give the box as lo, hi arrays or as one IntervalArray")
+        lo, hi = lo.lo, lo.hi
+    x = IntervalArray(lo, hi)  # validates: float64, no NaN, lo <= hi
+    n = prep.network.n_inputs
+    if x.ndim not in (1, 2) or x.shape[-1] != n:
+        raise ValueError(f"box of shape {x.shape}: expected ({n},) or (B, {n})")
+    single = x.ndim == 1
+    xl = np.ascontiguousarray(np.atleast_2d(x.lo))
+    xu = np.ascontiguousarray(np.atleast_2d(x.hi))
+    return xl, xu, single
+
+
+def _refine_mask(L: _LayerPrep, z: IntervalArray, last: bool, refine: str) -> np.ndarray:
+    """(B, n_k) mask of the (box, neuron) pairs whose bounds are back-substituted."""
+    if last or refine == "all" or L.act in (Activation.SIGMOID, Activation.TANH):
+        return np.ones(z.shape, dtype=bool)
+    if L.act is Activation.IDENTITY:  # its relaxation is exact whatever the bounds
+        return np.zeros(z.shape, dtype=bool)
+    return (z.lo < 0.0) & (z.hi > 0.0)  # unstable: the only neurons whose relaxation uses l, u
+
+
+def _start_rows(L: _LayerPrep, bb: np.ndarray, rr: np.ndarray, ma_prev: np.ndarray):
+    """Coefficients (2Q, n_in) and offsets (2Q,) of ``+z_i`` and ``−z_i`` (rows 2q, 2q+1) for the pairs
+    ``(bb[q], rr[q])``, in terms of ``a = a_{k−1}``:
+    ``±z_i = ±Wm_i a ± b_i ± (W − Wm)_i a ≤ ±Wm_i a + (b_hi | −b_lo)_i + (Wr ma)_i``.
+    """
+    Q = bb.size
+    T = np.empty((2 * Q, L.n_in))
+    T[0::2] = L.Wm[rr]
+    T[1::2] = -L.Wm[rr]
+    acc = np.empty(2 * Q)
+    acc[0::2] = L.bhi[rr]
+    acc[1::2] = -L.blo[rr]
+    if L.WrT is not None:
+        wrma = _nonneg_matvec_up(ma_prev, L.WrT, L.inv_in, L.neta_in)  # (B, n_k) ≥ Wr ma
+        acc = R.add_up(acc, np.repeat(wrma[bb, rr], 2))
+    return T, np.ascontiguousarray(acc, dtype=np.float64)
+
+
+def _refine_pre(prep: _Prepared, relax: list, inp: _Input, k: int, z: IntervalArray,
+                mask: np.ndarray, ma_prev: np.ndarray) -> IntervalArray:
+    """``z`` (layer ``k ≥ 1``) intersected with back-substituted bounds at the pairs of ``mask``."""
+    B = z.shape[0]
+    bb, rr = np.nonzero(mask)  # sorted by box
+    T, acc = _start_rows(prep.layers[k], bb, rr, ma_prev)
+    seg = np.zeros(B + 1, dtype=np.int64)
+    np.cumsum(2 * np.bincount(bb, minlength=B), out=seg[1:])
+    acc = _backsub(prep, relax, inp, k - 1, T, seg, acc)
+    lo, hi = z.lo.copy(), z.hi.copy()
+    lo[bb, rr] = np.maximum(lo[bb, rr], -acc[1::2])
+    hi[bb, rr] = np.minimum(hi[bb, rr], acc[0::2])
+    return _meet(z, lo, hi)
+
+
+def _squeeze(a: IntervalArray, single: bool) -> IntervalArray:
+    return IntervalArray._unsafe(a.lo[0], a.hi[0]) if single else a
+
+
+def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, refine: str,
+               last_relax: bool = False):
+    """:func:`linear_propagate` on validated (B, n) boxes; also returns the relaxations (of the last layer
+    too when ``last_relax``), the input data (None for unbounded boxes) and the (B, n_out) output."""
+    if refine not in ("unstable", "all"):
+        raise ValueError(f"refine must be 'unstable' or 'all', got {refine!r}")
+    backend = prep.backend
+    X = IntervalArray._unsafe(xl, xu)
+    # interval bounds on the box exactly as given (same shapes, so the same rounding as propagate())
+    ibp = propagate(backend, IntervalArray._unsafe(xl[0], xu[0]) if single else X)
+    inp = _input_data(prep, xl, xu)
+    n_layers = len(prep.layers)
+    pre = []
+    relax: list[_Relax] = []
+    tight_a = X
+    ma_prev = inp.ma if inp is not None else None
+    for k, L in enumerate(prep.layers):
+        ibp_z = ibp.pre[k]
+        z = IntervalArray._unsafe(np.reshape(ibp_z.lo, (-1, L.n_out)), np.reshape(ibp_z.hi, (-1, L.n_out)))
+        if k > 0:
+            step = backend.affine(k, tight_a)  # interval step from the tightened bounds of layer k−1
+            z = _meet(z, step.lo, step.hi)
+            if inp is not None:
+                mask = _refine_mask(L, z, k == n_layers - 1, refine)
+                if mask.any():
+                    z = _refine_pre(prep, relax, inp, k, z, mask, ma_prev)
+        pre.append(z)
+        tight_a = backend.activate(k, z)
+        if inp is not None and (k < n_layers - 1 or last_relax):
+            relax.append(_relaxation(L, z, tight_a, ma_prev))
+            ma_prev = np.maximum(np.abs(tight_a.lo), np.abs(tight_a.hi))
+    out = _meet(tight_a, np.reshape(ibp.output.lo, tight_a.shape), np.reshape(ibp.output.hi, tight_a.shape))
+    return LayerBounds(tuple(_squeeze(p, single) for p in pre), _squeeze(out, single)), relax, inp, out
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------------
+
+
+def linear_propagate(backend_or_network, lo, hi=None, *, refine: Refine = "unstable") -> LayerBounds:
+    """Pre-activation and output enclosures by sound linear back-substitution, intersected with IBP.
+
+    Parameters
+    ----------
+    backend_or_network : Network or Float64Backend
+    lo, hi : array_like, shape (n,) or (B, n)
+        The input box or a batch of boxes (floats are their exact binary values); or pass one
+        :class:`IntervalArray` as ``lo`` and omit ``hi``.
+    refine : {"unstable", "all"}
+        Which hidden neurons get back-substituted bounds: by default only the (box, neuron) pairs whose
+        interval bounds straddle 0 (the relaxation of any other neuron is exact, so its bounds matter
+        neither for later layers nor for Clarke derivatives); ``"all"`` refines every neuron. Output
+        bounds are always back-substituted.
+
+    Returns
+    -------
+    LayerBounds
+        ``pre[k]`` and ``output`` as :class:`IntervalArray` with the shapes :func:`verinet.propagation.propagate`
+        gives, each contained in the interval (IBP) bounds. A box with an infinite endpoint gets its
+        interval bounds (back-substitution needs a bounded box). Raises ``TypeError`` for a backend other
+        than the float64 one.
+
+    Examples
+    --------
+    >>> from verinet import Layer, Network
+    >>> net = Network((Layer.from_exact([["1", "1"], ["1", "-1"]], ["0", "0"]),
+    ...                Layer.from_exact([["1", "1"]], ["0"], "identity")))
+    >>> b = linear_propagate(net, [-1.0, -1.0], [1.0, 1.0])   # relu(x+y) + relu(x-y) ranges over [0, 2]
+    >>> round(float(b.output.hi[0]), 9), bool(3.0 <= b.output.hi[0]), bool(b.output.lo[0] <= 0.0)  # IBP: 4
+    (3.0, True, True)
+
+    Rigorous: ``pre[k]`` contains ``z_k(x)`` and ``output`` contains ``f(x)`` for every real ``x`` in each box,
+    for the exact weights of the network (rounding errors bounded a priori; see the module docstring).
+    """
+    prep = _prepare(backend_or_network)
+    xl, xu, single = _box(prep, lo, hi)
+    return _propagate(prep, xl, xu, single, refine)[0]
+
+
+def linear_objective_bounds(backend_or_network, lo, hi, C, *, bounds: LayerBounds | None = None,
+                            refine: Refine = "unstable") -> IntervalArray:
+    """Enclosure of ``C y`` over each box, by back-substituting ``C`` through the network.
+
+    Parameters
+    ----------
+    backend_or_network : Network or Float64Backend
+    lo, hi : array_like, shape (n,) or (B, n)
+        Input box or batch of boxes (or one :class:`IntervalArray` as ``lo`` with ``hi=None``).
+    C : array_like, shape (m, n_outputs) or (n_outputs,)
+        Exact float64 coefficients (e.g. VNN-LIB constraint rows); ``y`` is the network output.
+    bounds : LayerBounds, optional
+        Enclosures for the *same* boxes (from :func:`linear_propagate`, or
+        :func:`verinet.propagation.propagate`); computed with :func:`linear_propagate` when omitted.
+    refine : {"unstable", "all"}
+        Passed to :func:`linear_propagate` when ``bounds`` is omitted.
+
+    Returns
+    -------
+    IntervalArray of shape (m,) or (B, m) (``()``/``(B,)`` for a 1-D ``C``), intersected with ``C``
+    applied to the output enclosure.
+
+    Examples
+    --------
+    >>> from verinet import Layer, Network
+    >>> net = Network((Layer.from_exact([["1"], ["-1"]], ["0", "0"]), Layer.from_exact([["1", "0"], ["0", "1"]], ["0", "0"], "identity")))
+    >>> y = linear_objective_bounds(net, [-1.0], [1.0], [[1.0, 1.0]])   # relu(x) + relu(-x) = |x|
+    >>> bool(y.lo[0] <= 0.0 and 1.0 <= y.hi[0] < 1.5)
+    True
+
+    Rigorous: contains ``C f(x)`` for every real ``x`` in each box (exact weights, exact ``C``).
+    """
+    prep = _prepare(backend_or_network)
+    net = prep.network
+    C = np.asarray(C)
+    vec = C.ndim == 1
+    C = np.atleast_2d(C)
+    if C.dtype.kind not in "fiu" or C.ndim != 2 or C.shape[1] != net.n_outputs:
+        raise ValueError(f"C must be a numeric (m, {net.n_outputs}) matrix, got shape {C.shape}")
+    C = np.ascontiguousarray(C, dtype=np.float64)
+    if not np.isfinite(C).all():
+        raise ValueError("C has a NaN or infinite entry")
+    xl, xu, single = _box(prep, lo, hi)
+    B = xl.shape[0]
+    if bounds is None:
+        _, relax, inp, out = _propagate(prep, xl, xu, single, refine, last_relax=True)
+    else:  # relaxations from the given enclosures (any sound ones for these boxes will do)
+        pre = [IntervalArray._unsafe(np.reshape(p.lo, (B, -1)), np.reshape(p.hi, (B, -1))) for p in bounds.pre]
+        out = IntervalArray._unsafe(np.reshape(bounds.output.lo, (B, -1)), np.reshape(bounds.output.hi, (B, -1)))
+        inp = _input_data(prep, xl, xu)
+        relax = []
+        ma_prev = inp.ma if inp is not None else None
+        for k, L in enumerate(prep.layers):
+            if inp is None:
+                break
+            A = prep.backend.activate(k, pre[k])
+            relax.append(_relaxation(L, pre[k], A, ma_prev))
+            ma_prev = np.maximum(np.abs(A.lo), np.abs(A.hi))
+    naive = PointMatrix(C).matvec(out)  # (B, m): C applied to the output enclosure
+    result = naive
+    if inp is not None:
+        m = C.shape[0]
+        T = np.tile(np.concatenate([C, -C]), (B, 1))  # (B·2m, n_out): row b·2m + r is ±C[r]
+        seg = np.arange(B + 1, dtype=np.int64) * (2 * m)
+        acc = _backsub(prep, relax, inp, len(prep.layers) - 1, np.ascontiguousarray(T), seg, np.zeros(B * 2 * m))
+        acc = acc.reshape(B, 2 * m)
+        result = _meet(naive, -acc[:, m:], acc[:, :m])
+    rlo, rhi = result.lo, result.hi  # (B, m)
+    if vec:
+        rlo, rhi = rlo[:, 0], rhi[:, 0]
+    if single:
+        rlo, rhi = rlo[0], rhi[0]
+    return IntervalArray._unsafe(np.asarray(rlo), np.asarray(rhi))
