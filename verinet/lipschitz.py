@@ -37,6 +37,7 @@ from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_
 from intervals.array import IntervalArray
 from verinet.network import Activation, Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
+from verinet.parallel import make_pool
 from verinet.propagation import LayerBounds, propagate
 from verinet.region import Region
 
@@ -48,6 +49,10 @@ STRATEGIES = ("influence", "widest", "bisect-all")
 #: relative gap below which float64 enclosures are refined with the mp backend
 _FLOAT_FLOOR = 1e-11
 _POLISH_PRECISION = 128
+#: an upper bound below 2^-511 is rounding noise around a constant that is 0 (the underflow terms of the
+#: sound products are subnormal, ~1e-322; the l2 norm's upward-rounded square root lifts them to ~1e-162):
+#: no refinement can remove it, so the search stops there
+_ZERO_FLOOR = 2.0 ** -511
 
 
 class Status(enum.Enum):
@@ -148,8 +153,12 @@ class _Evaluator:
     box). Lower bounds never use ``fix``: they come from real points.
     """
 
-    def __init__(self, network: Network, c: np.ndarray | None, norm: str, precision: int | None) -> None:
+    def __init__(self, network: Network, c: np.ndarray | None, norm: str, precision: int | None,
+                 free: np.ndarray | None = None) -> None:
         self.backend = make_backend(network, precision)
+        # coordinates in which the region has positive width; the constant of f restricted to a flat
+        # region only involves the gradient components along them (mean value theorem inside the region)
+        self.free = None if free is None or np.all(free) else np.asarray(free, dtype=bool)
         self.precision = 53 if precision is None else precision
         self.c = c
         self.norm = norm
@@ -170,14 +179,17 @@ class _Evaluator:
         n_unstable = np.zeros(B, dtype=np.int64)
         cand = np.full(B, -1, dtype=np.int64)
         empty = np.zeros(B, dtype=bool)
+        b = self.backend
         for k, off, n in self.kinked:
-            z = pre[k]
+            # signs are all that matter for a kinked activation's derivative, so the outward float64
+            # enclosure of an mp pre-activation is as good as the mp one (sound either way)
+            z = b.to_float(pre[k])
             f = fix[:, off:off + n]
             # the box proves the opposite strict sign: its part with the fixed sign is empty
             empty |= ((f > 0) & (z.hi < 0)).any(axis=1) | ((f < 0) & (z.lo > 0)).any(axis=1)
             lo = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.lo))
             hi = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.hi))
-            pre[k] = IntervalArray._unsafe(lo, hi)
+            pre[k] = IntervalArray._unsafe(lo, hi) if b.name == "float64" else b.box(lo, hi)
             unstable = ~(lo > 0) & ~(hi < 0)
             n_unstable += unstable.sum(axis=1)
             width = np.where(unstable, hi - lo, -1.0)
@@ -189,16 +201,20 @@ class _Evaluator:
         b = self.backend
         bounds = propagate(b, b.box(lo, hi))
         n_unstable = cand = empty = None
-        if self.backend.name == "float64" and self.kinked:
+        if self.kinked:
             if fix is None:
                 fix = np.zeros((len(lo), self.n_kinked), dtype=np.int8)
             bounds, n_unstable, cand, empty = self._override(bounds, fix)
         if self.c is not None:
             G = b.to_float(gradient_from_bounds(b, bounds, self.c, "auto"))
+            if self.free is not None:
+                G = IntervalArray._unsafe(np.where(self.free, G.lo, 0.0), np.where(self.free, G.hi, 0.0))
             low, up = gradient_norm_bounds(G, self.norm)
             influence = G.mag()
         else:
             J = b.to_float(jacobian_from_bounds(b, bounds, "auto"))
+            if self.free is not None:
+                J = IntervalArray._unsafe(np.where(self.free, J.lo, 0.0), np.where(self.free, J.hi, 0.0))
             low, up = operator_norm_bounds(J, self.norm)
             influence = J.mag().sum(axis=-2)
         up = np.asarray(up)
@@ -222,52 +238,6 @@ class _Evaluator:
     def chunk(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray, fix: np.ndarray | None = None):
         """Everything the search needs for one chunk of boxes."""
         return (*self.boxes(lo, hi, fix), self.points(centres))
-
-
-#: boxes per evaluation call. Fixed, whatever the number of workers, so that every box is evaluated in
-#: the same company (BLAS results may depend on the batch shape) and results do not depend on workers.
-_CHUNK = 64
-
-# The evaluator of a worker process (set once by the pool initializer; process-local by construction).
-_WORKER: _Evaluator | None = None
-
-
-def _init_worker(args) -> None:
-    global _WORKER
-    _WORKER = _Evaluator(*args)
-
-
-def _work(job):
-    return _WORKER.chunk(*job)
-
-
-class _Pool:
-    """Evaluates chunks of boxes in-process (``workers == 1``) or on a process pool."""
-
-    def __init__(self, args: tuple, workers: int) -> None:
-        self.local = _Evaluator(*args)
-        self.workers = workers
-        self._pool = None
-        if workers > 1:
-            import concurrent.futures as cf
-            import multiprocessing as mp
-
-            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads (BLAS, numba)
-            self._pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(args,))
-
-    def evaluate(self, lo: np.ndarray, hi: np.ndarray, centres: np.ndarray, fix: np.ndarray):
-        """(upper, scores, unstable counts, branch candidates, centre lower bounds) for boxes."""
-        jobs = [(lo[i:i + _CHUNK], hi[i:i + _CHUNK], centres[i:i + _CHUNK], fix[i:i + _CHUNK])
-                for i in range(0, len(lo), _CHUNK)]
-        if self._pool is None or len(jobs) == 1:
-            parts = [self.local.chunk(*j) for j in jobs]
-        else:
-            parts = list(self._pool.map(_work, jobs))
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
 
 
 class _LazyEvaluator:
@@ -307,7 +277,7 @@ def _split(lo: np.ndarray, hi: np.ndarray, strategy: str, score: np.ndarray, wid
                     clo[ax] = mid[ax]
             kids.append((clo, chi))
         return kids
-    rel = (hi - lo) / width0
+    rel = np.divide(hi - lo, width0, out=np.zeros_like(width0), where=width0 > 0)
     if strategy == "influence":
         s = np.where(splittable, (hi - lo) * score, -1.0)
         ax = int(np.argmax(s)) if s.max() > 0 else int(np.argmax(np.where(splittable, rel, -1.0)))
@@ -345,6 +315,7 @@ def lipschitz(
     batch: int = 128,
     samples: int = 16,
     workers: int = 1,
+    scheduler: str | None = None,
     seed: int = 0,
     progress: Callable[[dict], None] | None = None,
 ) -> LipschitzResult:
@@ -361,7 +332,8 @@ def lipschitz(
         Output index, coefficients ``c`` of ``cᵀy`` (e.g. a logit margin ``[1, -1]``), or ``"all"`` for the
         induced operator norm of the Jacobian.
     tol : float
-        Stop when ``upper − lower ≤ tol·upper``.
+        Stop when ``upper − lower ≤ tol·upper`` (or when ``upper < 2^-511``: the constant is 0 to float64
+        resolution).
     time_limit : float, optional
         Seconds; the result is then the (sound) bounds reached.
     max_boxes : int
@@ -372,8 +344,12 @@ def lipschitz(
         Bits for the arbitrary-precision backend throughout; default float64 with mp refinement
         at the end when the gap reaches float64 resolution.
     workers : int
-        Processes that evaluate boxes. The result (bounds, boxes, partition) is identical for any
-        number of workers: boxes are always evaluated in fixed chunks, in the same order.
+        Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
+        (bounds, boxes, status, partition) is identical for any number of workers, except under a
+        ``time_limit``: boxes are always evaluated in fixed chunks and merged in the same order.
+    scheduler : str, optional
+        Address of a Dask ``distributed`` scheduler (``"tcp://host:8786"``): boxes are then evaluated on
+        its workers (``workers`` is ignored). Needs ``pip install 'verinet[dist]'``.
     progress : callable, optional
         Called about once a second with a dict of running statistics.
 
@@ -406,13 +382,13 @@ def lipschitz(
     c, out_label = _output_label(network, output)
     lo0, hi0 = region.outer_box()
     width0 = hi0 - lo0
-    if not (width0 > 0).all():
-        i = int(np.argmin(width0))
-        raise QueryError(f"region has zero width in coordinate {i}: the Lipschitz constant needs an open region")
+    free = width0 > 0
+    if not free.any():
+        raise QueryError("region is a single point: a Lipschitz constant needs a region of positive width")
 
     if workers < 1:
         raise QueryError(f"workers must be >= 1, got {workers}")
-    pool = _Pool((network, c, norm, precision), workers)
+    pool = make_pool(_Evaluator, (network, c, norm, precision, free), workers, scheduler)
     try:
         return _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
                        precision, batch, samples, seed, progress, t0, lo0, hi0, width0)
@@ -430,9 +406,9 @@ class _Node:
         self.bound, self.score = float(bound), score
         self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
 
-    def leaf(self, kinked) -> Leaf:
+    def leaf(self, kinked, precision: int = 53) -> Leaf:
         return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
-                    _POLISH_PRECISION if self.polished else 53, _fixed_tuple(self.fix, kinked))
+                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked))
 
 
 def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
@@ -444,8 +420,10 @@ def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
-#: a box with at most this many unstable ReLUs is refined by fixing one of them (both signs) rather than
-#: by splitting a coordinate: interval chain rules overestimate at kinks however small the box is
+#: a box with at most this many unstable ReLUs (or n + 1 for a region of n free coordinates, if more) is
+#: refined by fixing one of them (both signs) rather than by splitting a coordinate: interval chain rules
+#: overestimate at kinks however small the box is. In general position up to n kink surfaces meet at a
+#: point, so a smaller limit leaves the boxes around such points unrefinable (no convergence in 3-D+)
 _BRANCH_UNSTABLE = 2
 
 
@@ -454,9 +432,17 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     """The best-first loop of :func:`lipschitz` (arguments already validated)."""
     ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
-    polish = _LazyEvaluator(network, c, norm, _POLISH_PRECISION) if precision is None else None
+    exact_weights = all(
+        (L.weight_q is not None or np.array_equal(L.weight_lo, L.weight_hi))
+        and (L.bias_q is not None or np.array_equal(L.bias_lo, L.bias_hi))
+        for L in network.layers
+    )  # interval-weight families cannot be refined in mp (see verinet.backends.mp)
+    free = width0 > 0
+    polish = (_LazyEvaluator(network, c, norm, _POLISH_PRECISION, free)
+              if precision is None and exact_weights else None)
     kinked = ev.kinked
     branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0
+    branch_limit = max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1)
 
     boxes = 0
     seq = itertools.count()
@@ -483,13 +469,18 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         heapq.heappush(heap, (-node.bound, next(seq), node))
 
     def evaluate(children: list) -> None:
-        """Evaluate (lo, hi, fix) triples in float64 and push them."""
+        """Evaluate (lo, hi, fix, parent bound) tuples and push them.
+
+        A child is a subset of its parent, so the parent's bound is also sound for it: keeping the smaller
+        makes the global upper bound non-increasing (rounding can make a child's enclosure a few ulps
+        wider than its parent's)."""
         nonlocal boxes
         L = np.array([k[0] for k in children])
         H = np.array([k[1] for k in children])
         F = np.array([k[2] for k in children], dtype=np.int8).reshape(len(children), ev.n_kinked)
         centres = np.clip(0.5 * L + 0.5 * H, L, H)
         up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
+        up = np.minimum(up, np.array([k[3] for k in children], dtype=np.float64))
         try_lower(centres, low)
         boxes += len(children)
         for i in range(len(children)):
@@ -498,7 +489,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     def polish_node(node: _Node) -> None:
         """Re-evaluate a box with the mp backend; both enclosures are sound, keep the smaller bound."""
         nonlocal boxes
-        up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :])
+        up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :], node.fix[None, :])
         boxes += 1
         node.bound = min(float(up[0]), node.bound)
         node.score = sc[0]
@@ -506,7 +497,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         push(node)
 
     # root box and sample points for the lower bound
-    evaluate([(lo0.copy(), hi0.copy(), np.zeros(ev.n_kinked, dtype=np.int8))])
+    evaluate([(lo0.copy(), hi0.copy(), np.zeros(ev.n_kinked, dtype=np.int8), np.inf)])
     rng = np.random.default_rng(seed)
     if samples > 0:
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
@@ -526,7 +517,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             progress({"seconds": now - t0, "boxes": boxes, "boxes_per_second": rate, "lower": lower,
                       "upper": upper})
             last_report, last_boxes = now, boxes
-        if upper - lower <= tol * upper:
+        if upper - lower <= tol * upper or upper < _ZERO_FLOOR:
             status = Status.CONVERGED
             break
         if not heap or (stuck and max(n.bound for n in stuck) >= -heap[0][0]):
@@ -559,7 +550,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                     stuck.append(node)
                     continue
                 for klo, khi in kids:
-                    up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :])
+                    up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :], node.fix[None, :])
                     boxes += 1
                     push(_Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0], 0, -1, True))
                     try_lower(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi),
@@ -568,11 +559,11 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             if at_floor and polish is not None:
                 polish_node(node)
                 continue
-            if branch_neurons and 1 <= node.n_unstable <= _BRANCH_UNSTABLE and node.cand >= 0:
+            if branch_neurons and 1 <= node.n_unstable <= branch_limit and node.cand >= 0:
                 for sign in (-1, 1):
                     f = node.fix.copy()
                     f[node.cand] = sign
-                    children.append((node.lo, node.hi, f))
+                    children.append((node.lo, node.hi, f, node.bound))
                 continue
             kids = _split(node.lo, node.hi, strategy, node.score, width0)
             if kids is None:
@@ -581,13 +572,13 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 else:
                     stuck.append(node)
                 continue
-            children.extend((klo, khi, node.fix) for klo, khi in kids)
+            children.extend((klo, khi, node.fix, node.bound) for klo, khi in kids)
         if children:
             evaluate(children)
 
     upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
-    partition = tuple(e[2].leaf(kinked) for e in sorted(heap, key=lambda e: e[1])) + tuple(
-        n.leaf(kinked) for n in stuck)
+    partition = tuple(e[2].leaf(kinked, ev.precision) for e in sorted(heap, key=lambda e: e[1])) + tuple(
+        n.leaf(kinked, ev.precision) for n in stuck)
     seconds = time.perf_counter() - t0
     history.append((seconds, boxes, lower, upper))
     return LipschitzResult(

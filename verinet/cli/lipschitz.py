@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from verinet.cli._common import CONTEXT_SETTINGS, emit_json, info
@@ -62,11 +64,15 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--strategy", type=click.Choice(["influence", "widest", "bisect-all"]), default="influence",
               show_default=True, help="Split heuristic (bisect-all: the reference tool's).")
 @click.option("--precision", type=int, help="Bits for arbitrary-precision arithmetic throughout (default: float64).")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
+              help="Processes that evaluate boxes on this machine (the result does not depend on it).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Evaluate boxes on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs verinet[dist]).")
 @click.option("--certificate", type=click.Path(dir_okay=False), help="Write a checkable certificate here.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,
-              precision, certificate, as_json, quiet) -> None:
+              precision, workers, scheduler, certificate, as_json, quiet) -> None:
     """Verified bounds [lower, upper] on the Lipschitz constant of MODEL on a region.
 
     The output uses |·| for one output or a combination, and the input norm for --output all.
@@ -87,11 +93,13 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     out = _parse_output(output, coef)
 
     def progress(stats: dict) -> None:
-        info(f"[{stats['seconds']:7.1f} s] boxes {stats['boxes']:>9}  lower {stats['lower']:.17g}  "
-             f"upper {stats['upper']:.17g}", quiet)
+        rate = stats.get("boxes_per_second", 0.0)
+        info(f"[{stats['seconds']:7.1f} s] boxes {stats['boxes']:>9} ({rate:7.0f}/s)  "
+             f"lower {stats['lower']:.17g}  upper {stats['upper']:.17g}", quiet)
 
     result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit, max_boxes=max_boxes,
-                 strategy=strategy, precision=precision, progress=progress)
+                 strategy=strategy, precision=precision, workers=workers, scheduler=scheduler,
+                 progress=progress)
     if certificate:
         from verinet.certificate import lipschitz_certificate, write_certificate
 
