@@ -194,6 +194,11 @@ def _require_rigorous(result) -> None:
         )
     if getattr(result, "approximate", False):
         raise CertificateError("refusing to certify an approximate (non-rigorous) result")
+    if getattr(result, "bounds", "interval") != "interval":
+        raise CertificateError(
+            "certificates need a run with bounds='interval' (--bounds interval): the independent checker "
+            "re-derives interval enclosures, which linear-bound leaves may not satisfy"
+        )
     if not isinstance(result.status, Status):
         raise CertificateError(f"result has no valid status ({result.status!r}): not a rigorous result")
     if not isinstance(result.region, Region):

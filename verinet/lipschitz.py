@@ -20,6 +20,7 @@ further split) with the arbitrary-precision backend, so the bounds converge to t
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import heapq
 import itertools
@@ -116,6 +117,8 @@ class LipschitzResult:
     strategy: str = "influence"
     precision: int = 53
     tol: float = 1e-6
+    #: pre-activation bounds used for the leaf enclosures ("interval" or "linear")
+    bounds: str = "interval"
 
     @property
     def gap(self) -> float:
@@ -137,6 +140,7 @@ class LipschitzResult:
             "gap": self.gap,
             "strategy": self.strategy,
             "leaves": len(self.partition),
+            "bounds": self.bounds,
             "witness": list(self.witness) if self.witness is not None else None,
         }
 
@@ -154,8 +158,11 @@ class _Evaluator:
     """
 
     def __init__(self, network: Network, c: np.ndarray | None, norm: str, precision: int | None,
-                 free: np.ndarray | None = None) -> None:
+                 free: np.ndarray | None = None, bounds: str = "interval") -> None:
         self.backend = make_backend(network, precision)
+        # pre-activation bounds for the derivative enclosures: interval propagation, or sound linear
+        # (CROWN-style) bounds intersected with it (fewer [0, 1] derivatives; float64 only)
+        self.linear = bounds == "linear" and self.backend.name == "float64"
         # coordinates in which the region has positive width; the constant of f restricted to a flat
         # region only involves the gradient components along them (mean value theorem inside the region)
         self.free = None if free is None or np.all(free) else np.asarray(free, dtype=bool)
@@ -199,7 +206,12 @@ class _Evaluator:
 
     def _enclose(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None = None):
         b = self.backend
-        bounds = propagate(b, b.box(lo, hi))
+        if self.linear and not np.array_equal(lo, hi):
+            from verinet.linear import linear_propagate
+
+            bounds = linear_propagate(b, lo, hi)
+        else:
+            bounds = propagate(b, b.box(lo, hi))
         n_unstable = cand = empty = None
         if self.kinked:
             if fix is None:
@@ -315,6 +327,7 @@ def lipschitz(
     batch: int = 128,
     samples: int = 16,
     workers: int = 1,
+    bounds: str = "auto",
     scheduler: str | None = None,
     seed: int = 0,
     progress: Callable[[dict], None] | None = None,
@@ -343,6 +356,12 @@ def lipschitz(
     precision : int, optional
         Bits for the arbitrary-precision backend throughout; default float64 with mp refinement
         at the end when the gap reaches float64 resolution.
+    bounds : {"auto", "interval", "linear"}
+        Pre-activation bounds behind the gradient enclosures: interval propagation, or sound linear
+        (CROWN-style) bounds of :mod:`verinet.linear`, tighter on deep networks and costlier per box.
+        ``auto`` takes linear bounds for piecewise-linear networks with at least two hidden layers and
+        32 hidden neurons (measured: 8-32-32-32-1 converged in 10 s with linear bounds, gap 0.91 after
+        20 s with interval bounds), interval bounds otherwise.
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
         (bounds, boxes, status, partition) is identical for any number of workers, except under a
@@ -388,12 +407,23 @@ def lipschitz(
 
     if workers < 1:
         raise QueryError(f"workers must be >= 1, got {workers}")
-    pool = make_pool(_Evaluator, (network, c, norm, precision, free), workers, scheduler)
+    if bounds not in ("auto", "interval", "linear"):
+        raise QueryError(f"unknown bounds {bounds!r}: use auto, interval or linear")
+    if bounds == "auto":
+        bounds = _auto_bounds(network)
+    pool = make_pool(_Evaluator, (network, c, norm, precision, free, bounds), workers, scheduler)
     try:
-        return _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
+        result = _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
                        precision, batch, samples, seed, progress, t0, lo0, hi0, width0)
+        return dataclasses.replace(result, bounds=bounds)
     finally:
         pool.close()
+
+
+def _auto_bounds(network: Network) -> str:
+    hidden = network.layers[:-1]
+    deep = len(hidden) >= 2 and sum(L.n_out for L in hidden) >= 32
+    return "linear" if deep and network.piecewise_linear else "interval"
 
 
 class _Node:

@@ -616,3 +616,45 @@ def test_coincident_kinks_converge():
     r = lipschitz(net, _box([-1], [1]), tol=1e-9, max_boxes=2000)  # f(x) = 2 relu(x) - relu(-x): L = 2
     assert r.lower <= 2 <= r.upper
     assert r.gap <= 1e-6
+
+
+# --------------------------------------------------------------------------------------------------
+# linear (CROWN-style) pre-activation bounds behind the gradient enclosures
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_linear_bounds_contain_and_converge_to_exact_constant(seed):
+    from verinet.region import Region
+
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, 2, [8, 8, 8])
+    net = network_from_spec(spec)
+    lower, upper = [Fraction(-1, 4), Fraction(-1, 4)], [Fraction(1, 4), Fraction(1, 4)]
+    exact = exact_lipschitz(spec, lower, upper, "inf", 0)
+    region = Region.box(lower, upper)
+    results = {b: lipschitz(net, region, bounds=b, tol=1e-9, max_boxes=200_000) for b in ("interval", "linear")}
+    for b, r in results.items():
+        assert r.bounds == b
+        assert exact.ge(r.lower) and exact.le(r.upper), (b, r.lower, r.upper)
+        assert r.status is Status.CONVERGED, (b, r.status, r.gap)
+
+
+def test_certificate_refuses_linear_bound_leaves():
+    from verinet.certificate import lipschitz_certificate
+    from verinet.errors import CertificateError
+    from verinet.region import Region
+
+    spec = random_spec(np.random.default_rng(1), 2, [8, 8])
+    net = network_from_spec(spec)
+    r = lipschitz(net, Region.box(["-0.25", "-0.25"], ["0.25", "0.25"]), bounds="linear", tol=1e-6)
+    with pytest.raises(CertificateError, match="bounds='interval'"):
+        lipschitz_certificate(r, net)
+
+
+def test_unknown_bounds_method_is_a_clear_error():
+    from verinet.region import Region
+
+    net = network_from_spec(random_spec(np.random.default_rng(1), 2, [4]))
+    with pytest.raises(QueryError, match="unknown bounds"):
+        lipschitz(net, Region.box(["0", "0"], ["1", "1"]), bounds="crown")
