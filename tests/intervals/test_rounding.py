@@ -308,3 +308,13 @@ def test_mpf_to_decimal_is_directed():
             assert Fraction(lo) <= Fraction(v) <= Fraction(hi)
     assert R.mpf_to_decimal(libmp.from_int(-100), 5, R.MP_CEIL) == "-100"
     assert R.mpf_to_decimal(libmp.from_float(0.99999), 2, R.MP_CEIL) == "1"
+
+
+def test_regression_mp_add_round_ceiling_carry():
+    """libmp.mpf_add(round_ceiling) returned 2**237 for the exact sum 2**237 + 1 at 113 bits."""
+    x = libmp.from_man_exp(332306998946228968225951765070086145, 0)
+    y = libmp.from_man_exp(664613997892457936451903530140172287, 118)
+    exact = R.mpf_to_fraction(x) + R.mpf_to_fraction(y)
+    assert exact == 2**237 + 1
+    assert R.mpf_to_fraction(R.mp_add(x, y, 113, R.MP_FLOOR)) <= exact <= R.mpf_to_fraction(R.mp_add(x, y, 113, R.MP_CEIL))
+    assert R.mpf_to_fraction(R.mp_add(x, y, 113, R.MP_CEIL)) == 2**237 + 2**125  # the tightest upper bound
