@@ -36,6 +36,7 @@ from numbers import Rational
 from typing import Iterable, Sequence
 
 from verinet.errors import PropertyFormatError, QueryError
+from verinet.exactfmt import decimal_parts, fixed_point
 
 __all__ = [
     "LinearConstraint",
@@ -107,20 +108,11 @@ def _parse_decimal(text: str) -> Fraction | None:
 
 def _decimal_text(q: Fraction) -> str:
     """Exact decimal text of ``q`` (``"-0.5"``, ``"3.0"``); ValueError if it does not terminate."""
-    d = q.denominator
-    twos = fives = 0
-    while d % 2 == 0:
-        d //= 2
-        twos += 1
-    while d % 5 == 0:
-        d //= 5
-        fives += 1
-    if d != 1:
+    parts = decimal_parts(q)
+    if parts is None:
         raise ValueError(f"{q} has no finite decimal expansion; choose a decimal or float point")
-    scale = max(twos, fives)
-    digits = str(abs(q.numerator) * 10**scale // q.denominator).rjust(scale + 1, "0")
-    whole, frac = digits[: len(digits) - scale], digits[len(digits) - scale :].rstrip("0")
-    return ("-" if q < 0 else "") + whole + "." + (frac or "0")
+    text = fixed_point(*parts)
+    return text if "." in text else text + ".0"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from verinet.errors import ModelFormatError
+from verinet.exactfmt import decimal_parts
 from verinet.network import Layer, Network
 
 __all__ = ["build_network", "exact_str", "parse_exact", "read_model_bytes", "with_provenance"]
@@ -72,26 +73,13 @@ def exact_str(q) -> str:
     '8.67361737988403547205962240695953369140625e-19'
     """
     q = Fraction(q)
-    if q == 0:
-        return "0"
-    den = q.denominator
-    twos = fives = 0
-    while den % 2 == 0:
-        den //= 2
-        twos += 1
-    while den % 5 == 0:
-        den //= 5
-        fives += 1
-    if den != 1:
+    parts = decimal_parts(q)
+    if parts is None:
         return f"{q.numerator}/{q.denominator}"
-    # q = n * 10**(-k) with n an integer: multiply by 10**k = 2**k 5**k, k = max(twos, fives).
-    k = max(twos, fives)
-    n = abs(q.numerator) * (2 ** (k - twos)) * (5 ** (k - fives))
-    exp = -k
-    while n % 10 == 0:  # strip trailing zeros: n * 10**exp unchanged
-        n //= 10
-        exp += 1
-    sign = "-" if q < 0 else ""
+    sign_, n, exp = parts
+    if n == 0:
+        return "0"
+    sign = "-" if sign_ < 0 else ""
     digits = str(n)
     if 0 <= exp <= 6:
         return sign + digits + "0" * exp
