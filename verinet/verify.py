@@ -42,7 +42,7 @@ from intervals.rounding import float_down, float_nearest, float_up, to_fraction
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
-from verinet.network import Activation, Layer, Network
+from verinet.network import Activation, Layer, Network, _approx_activation
 from verinet.norms import sum_down
 from verinet.propagation import output_bounds, propagate
 from verinet.vnnlib import VnnlibProperty, format_counterexample
@@ -67,19 +67,6 @@ class Verdict(enum.Enum):
 
 # --------------------------------------------------------------------------------------------------
 # approximate evaluation (search heuristics only)
-
-
-def _act(L: Layer, z: np.ndarray) -> np.ndarray:
-    a = L.activation
-    if a is Activation.RELU:
-        return np.maximum(z, 0.0)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z > 0, z, float(L.alpha) * z)
-    if a is Activation.SIGMOID:
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if a is Activation.TANH:
-        return np.tanh(z)
-    return z
 
 
 def _act_deriv(L: Layer, z: np.ndarray) -> np.ndarray:
@@ -108,7 +95,7 @@ def approx_value_and_grad(network: Network, X: np.ndarray, rows) -> tuple[np.nda
         for L in network.layers:
             z = a @ L.weight_mid.T + L.bias_mid
             pre.append(z)
-            a = _act(L, z)
+            a = _approx_activation(L, z)
         rows = np.asarray(rows)
         if rows.ndim == 1:
             g = np.zeros(a.shape)
