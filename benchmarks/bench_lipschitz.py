@@ -17,7 +17,16 @@ Table 2 (``seed timings``): seconds per ``lipschitz`` call on each seed network 
 (median of repeats), to the published digits (tol 1e-15) and to 1e-6, next to the paper's C++ tool
 (8.3 ms random01, 12.5 ms random02 converged, 59 µs iris, 164 ms MNIST; their machine, their settings).
 
-Targets (issue): ≥ 10× fewer boxes than bisect-all at 4 inputs; 16 inputs handled at all.
+Table 3 (``before/after``): random ReLU networks with 8–16 inputs and 2–4 hidden layers of 16–64
+neurons (l∞ box, output 0), each run twice in this one process: *before* — interval bounds and
+coordinate splitting only (``bounds="interval", neurons="never"``: the paper's method with our split
+heuristic) — and *after* — sound linear bounds with activation splitting (``bounds="linear",
+neurons="auto"``: sign constraints tighten later layers and shrink the box, Farkas certificates drop
+empty parts, and a point is sought inside every fully fixed piece). ``speed-up`` is the ratio of the
+times to ``--tol`` (``≥`` when only *after* converged: the cap over its time) and ``gap ratio`` the ratio
+of the relative gaps reached; the target is ≥ 10× on either for each network of the larger half.
+
+Targets: ≥ 10× fewer boxes than bisect-all at 4 inputs; 16 inputs handled at all; table 3 as above.
 """
 
 from __future__ import annotations
@@ -137,11 +146,52 @@ def table_seed_timings(repeats: int, tols=(1e-15, 1e-6)) -> None:
               + " ".join(f"{fmt_s(t):>15}" for t in times) + f" {fmt_s(PAPER_SECONDS[name]):>11}", flush=True)
 
 
+BEFORE_AFTER = ((8, (16, 16), 0.1), (8, (32, 32), 0.1), (16, (16, 16, 16), 0.05), (16, (64, 64), 0.05),
+                (12, (32, 32, 32), 0.05), (8, (32, 32, 32), 0.05), (12, (64, 64, 64), 0.02),
+                (16, (64, 64, 64, 64), 0.02))
+MODES = {"before": {"bounds": "interval", "neurons": "never"}, "after": {"bounds": "linear", "neurons": "auto"}}
+
+
+def table_before_after(spec, tol: float, time_limit: float) -> list[dict]:
+    header = (f"{'network':<24} {'r':>5}  {'mode':<7} {'status':<10} {'rel gap':>9} {'boxes':>9} "
+              f"{'seconds':>8} {'lower':>12} {'upper':>12} {'speed-up':>9} {'gap ratio':>9}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for i, (n, hidden, radius) in enumerate(spec):
+        net = random_relu(n, hidden, seed=200 + i)
+        region = random_box(n, radius, seed=200 + i)
+        got = {}
+        for mode, kw in MODES.items():
+            t0 = time.perf_counter()
+            r = lipschitz(net, region, tol=tol, time_limit=time_limit, max_boxes=10**9, **kw)
+            got[mode] = (r, time.perf_counter() - t0)
+        (rb, tb), (ra, ta) = got["before"], got["after"]
+        conv_b, conv_a = rb.status.value == "converged", ra.status.value == "converged"
+        if conv_a and conv_b:
+            speed = f"{tb / ta:.1f}x"
+        elif conv_a:
+            speed = f">={tb / ta:.0f}x"
+        else:
+            speed = "n/a"
+        gap_ratio = rb.gap / max(ra.gap, 1e-300)
+        for mode, (r, secs) in got.items():
+            last = mode == "after"
+            print(f"{net.name:<24} {radius:>5g}  {mode:<7} {r.status.value:<10} {r.gap:>9.2e} {r.boxes:>9} "
+                  f"{secs:>8.2f} {r.lower:>12.6g} {r.upper:>12.6g} {speed if last else '':>9} "
+                  f"{(f'{gap_ratio:.3g}x' if last else ''):>9}", flush=True)
+        rows.append({"network": net.name, "hidden": sum(hidden), "speed": tb / ta if conv_a else 0.0,
+                     "gap_ratio": gap_ratio, "converged_after": conv_a})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: small networks, 2 s cap, 1 repeat")
     ap.add_argument("--tol", type=float, default=1e-6, help="relative gap to reach (default 1e-6)")
     ap.add_argument("--time-limit", type=float, default=None, help="seconds per run (default 60; quick 2)")
+    ap.add_argument("--tables", default="boxes,seeds,before-after",
+                    help="comma-separated subset of boxes, seeds, before-after (default: all)")
     args = ap.parse_args(argv)
     quick = args.quick
     time_limit = args.time_limit if args.time_limit is not None else (2.0 if quick else 60.0)
@@ -152,37 +202,47 @@ def main(argv=None) -> int:
           + (" (quick)" if quick else ""))
     print()
 
-    cases = []
-    for name in SEEDS if not quick else SEEDS[:3]:
-        q = seed_query(name)
-        if q is not None:
-            cases.append((name, q[0], q[1]))
-    spec = ((2, (16, 16), 0.5), (4, (16, 16), 0.25), (8, (32, 32), 0.1), (16, (32, 32), 0.1))
-    if quick:
-        spec = ((2, (8, 8), 0.5), (4, (8, 8), 0.25), (16, (16, 16), 0.1))
-    for i, (n, hidden, radius) in enumerate(spec):
-        net = random_relu(n, hidden, seed=100 + i)
-        cases.append((f"{net.name} r={radius:g}", net, random_box(n, radius, seed=100 + i)))
-
-    print("Boxes and seconds to the relative gap (or the gap reached at the time cap)")
-    rows = table_boxes(cases, args.tol, time_limit, bisect_max_inputs=8)
-    print()
-    print(f"Seed networks: seconds per call after a warm-up (median of {repeats})")
-    table_seed_timings(repeats)
-    print()
-    # the targets
-    four = [r for r in rows if r["n"] == 4 and r["network"].startswith("relu")]
-    by = {r["strategy"]: r for r in four}
-    if "influence" in by and "bisect-all" in by:
-        ratio = by["bisect-all"]["boxes"] / max(by["influence"]["boxes"], 1)
-        capped = by["bisect-all"]["status"] != "converged"
-        print(f"target: >= 10x fewer boxes than bisect-all at 4 inputs: {'≥' if capped else ''}{ratio:.1f}x "
-              f"({'met' if ratio >= 10 and by['influence']['status'] == 'converged' else 'NOT met'})")
-    sixteen = [r for r in rows if r["n"] == 16]
-    if sixteen:
-        r = sixteen[0]
-        print(f"target: 16 inputs handled: status {r['status']}, gap {r['gap']:.2e}, {r['boxes']} boxes in "
-              f"{r['seconds']:.1f} s")
+    tables = set(args.tables.split(","))
+    if "boxes" in tables:
+        cases = []
+        for name in SEEDS if not quick else SEEDS[:3]:
+            q = seed_query(name)
+            if q is not None:
+                cases.append((name, q[0], q[1]))
+        spec = ((2, (16, 16), 0.5), (4, (16, 16), 0.25), (8, (32, 32), 0.1), (16, (32, 32), 0.1))
+        if quick:
+            spec = ((2, (8, 8), 0.5), (4, (8, 8), 0.25), (16, (16, 16), 0.1))
+        for i, (n, hidden, radius) in enumerate(spec):
+            net = random_relu(n, hidden, seed=100 + i)
+            cases.append((f"{net.name} r={radius:g}", net, random_box(n, radius, seed=100 + i)))
+        print("Boxes and seconds to the relative gap (or the gap reached at the time cap)")
+        rows = table_boxes(cases, args.tol, time_limit, bisect_max_inputs=8)
+        print()
+        four = [r for r in rows if r["n"] == 4 and r["network"].startswith("relu")]
+        by = {r["strategy"]: r for r in four}
+        if "influence" in by and "bisect-all" in by:
+            ratio = by["bisect-all"]["boxes"] / max(by["influence"]["boxes"], 1)
+            capped = by["bisect-all"]["status"] != "converged"
+            print(f"target: >= 10x fewer boxes than bisect-all at 4 inputs: {'≥' if capped else ''}{ratio:.1f}x "
+                  f"({'met' if ratio >= 10 and by['influence']['status'] == 'converged' else 'NOT met'})")
+        sixteen = [r for r in rows if r["n"] == 16]
+        if sixteen:
+            r = sixteen[0]
+            print(f"target: 16 inputs handled: status {r['status']}, gap {r['gap']:.2e}, {r['boxes']} boxes in "
+                  f"{r['seconds']:.1f} s")
+        print()
+    if "seeds" in tables:
+        print(f"Seed networks: seconds per call after a warm-up (median of {repeats})")
+        table_seed_timings(repeats)
+        print()
+    if "before-after" in tables:
+        ba_spec = BEFORE_AFTER if not quick else BEFORE_AFTER[:2]
+        print("Before/after: interval bounds + coordinate splits vs linear bounds + activation splitting")
+        ba = table_before_after(ba_spec, args.tol, time_limit)
+        larger = sorted(ba, key=lambda r: r["hidden"])[len(ba) // 2:]
+        met = [r["speed"] >= 10 or r["gap_ratio"] >= 10 for r in larger]
+        print(f"target: >= 10x faster or 10x smaller gap on the larger half ({len(larger)} networks): "
+              f"{sum(met)}/{len(larger)} met")
     return 0
 
 

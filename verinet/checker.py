@@ -296,11 +296,26 @@ def _activate(L: _ExactLayer, z: _IVec) -> _IVec:
     return _IVec([v * q if v > 0 else v * p for v in z.lo], [v * q if v > 0 else v * p for v in z.hi], z.den * q)
 
 
-def _propagate(layers: list[_ExactLayer], x: _IVec) -> tuple[list[_IVec], _IVec]:
-    """Pre-activation intervals of every layer and the output interval over the box ``x``."""
+def _propagate(layers: list[_ExactLayer], x: _IVec, fixed: dict | None = None):
+    """Pre-activation intervals of every layer and the output interval over the box ``x``, or over the
+    part of it where the neurons of ``fixed`` (``{(layer, neuron): ±1}``) have their signs: each fixed
+    pre-activation is intersected with ``[0, ∞)`` (+1) or ``(−∞, 0]`` (−1) before it is used. Returns
+    None when an intersection is empty (the part has no point)."""
     pre = []
-    for L in layers:
+    for k, L in enumerate(layers):
         z = _affine(L, x)
+        if fixed:
+            lo, hi = list(z.lo), list(z.hi)
+            for (kk, j), sign in fixed.items():
+                if kk != k:
+                    continue
+                if sign > 0:
+                    lo[j] = max(lo[j], 0)
+                else:
+                    hi[j] = min(hi[j], 0)
+                if lo[j] > hi[j]:
+                    return None
+            z = _IVec(lo, hi, z.den)
         pre.append(z)
         x = _activate(L, z)
     return pre, x
@@ -440,14 +455,18 @@ class _Quantity:
         cover the box bound it. Implemented by replacing the fixed neuron's pre-activation interval by the
         point ±1 for the chain rule only (values still propagate over the whole box).
 
-        Returns None when the part is empty: the box's exact intervals prove the opposite strict sign
-        (``hi < 0`` for an active neuron, ``lo > 0`` for an inactive one), so the leaf bounds nothing.
+        The pre-activation intervals are those of the part (see :func:`_propagate`): each fixed neuron's
+        interval is intersected with its sign's half-line before later layers use it.
+
+        Returns None when the part is empty: an intersection with a half-line is empty (the exact
+        intervals prove the opposite strict sign), so the leaf bounds nothing.
         """
-        pre, _ = _propagate(self.layers, _IVec.box(lo, hi))
+        got = _propagate(self.layers, _IVec.box(lo, hi), fixed)
+        if got is None:
+            return None
+        pre = got[0]
         for (k, j), sign in (fixed or {}).items():
             z = pre[k]
-            if (sign > 0 and z.hi[j] < 0) or (sign < 0 and z.lo[j] > 0):
-                return None
             zl, zh = list(z.lo), list(z.hi)
             zl[j] = zh[j] = sign * z.den
             pre[k] = _IVec(zl, zh, z.den)

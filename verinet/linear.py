@@ -54,8 +54,10 @@ Why point coefficients rather than interval ones: the sign of every coefficient 
 upper/lower relaxation choice is never ambiguous and no interval widening accumulates over depth; the
 price is a few matrix-vector products per layer (``|Wm| ma``), negligible next to the GEMMs.
 
-Only float64. Activations: ReLU, leaky ReLU (``0 ≤ α ≤ 1``), identity; sigmoid/tanh layers are relaxed by
-the constant lines ``[σ(l), σ(u)]`` (their interval bounds), which stops the back-substitution there.
+Only float64. Activations: ReLU, leaky ReLU (``0 ≤ α ≤ 1``), identity, sigmoid and tanh; sigmoid/tanh
+layers get two parallel lines (slope a lower bound of ``σ'`` on ``[l, u]``), with the chord as the upper
+line on a convex piece (``u ≤ 0``) and as the lower line on a concave piece (``l ≥ 0``); the constant lines
+``[σ(l), σ(u)]`` (their interval bounds) where ``l`` or ``u`` is infinite.
 """
 
 from __future__ import annotations
@@ -72,13 +74,14 @@ from intervals import _kernels
 from intervals import rounding as R
 from intervals._kernels import down, up
 from intervals.array import IntervalArray
+from intervals.elementary import logistic_bounds, tanh_bounds
 from intervals.linalg import PointMatrix
 from verinet.backends import make_backend
 from verinet.backends.float64 import Float64Backend
 from verinet.network import Activation, Network
-from verinet.propagation import LayerBounds, propagate
+from verinet.propagation import LayerBounds, SplitBounds, clamp_signs, propagate
 
-__all__ = ["Refine", "linear_objective_bounds", "linear_propagate"]
+__all__ = ["Refine", "linear_objective_bounds", "linear_propagate", "linear_propagate_fixed"]
 
 Refine = Literal["unstable", "all"]
 
@@ -361,6 +364,87 @@ def _lines(zl, zu, Alo, Ahi, kind, alo, ahi, blo, bhi, gma, wrma, gam, scal_k, m
 _NO_ARRAY = np.empty((0, 0))
 
 
+def _point_bound(fn, x: np.ndarray, side: int) -> np.ndarray:
+    """``fn(x_i, x_i)[side]`` for every entry of the 1-D float array ``x`` (``fn`` a rigorous scalar enclosure
+    of :mod:`intervals.elementary`, called once per distinct value): ``side`` 1 gives floats ``≥ σ(x_i)``,
+    ``side`` 0 floats ``≤ σ(x_i)``."""
+    cache: dict[float, float] = {}
+    out = np.empty(x.shape)
+    for i, v in enumerate(x.tolist()):
+        r = cache.get(v)
+        if r is None:
+            r = cache[v] = fn(v, v)[side]
+        out[i] = r
+    return out
+
+
+def _smooth_lines(act: Activation, zl, zu, Alo, Ahi, blo, bhi, sU, sL, kU, kL) -> None:
+    """Replace, in place, the constant lines that :func:`_lines` gives a sigmoid/tanh layer (slope 0,
+    ``k = A.lo`` / ``A.hi``) by the parallel and chord lines of :func:`_relaxation` (proofs there) wherever
+    ``l``, ``u`` and every intermediate are finite; elsewhere the constant lines stay. Vectorised over (B, n).
+    """
+    sig = act is Activation.SIGMOID
+    fin = np.isfinite(zl) & np.isfinite(zu) & np.isfinite(Alo) & np.isfinite(Ahi)
+    l = np.where(fin, zl, 0.0)  # placeholders where not finite: those entries are never written back
+    u = np.where(fin, zu, 0.0)
+    a = np.where(fin, Alo, 0.0)  # ≤ σ(z) for every z in [l, u], in particular ≤ σ(l)
+    c = np.where(fin, Ahi, 0.0)  # ≥ σ(z) on [l, u], in particular ≥ σ(u)
+    if sig:
+        # σ' = φ(σ), φ(p) = p(1 − p) concave, σ(z) ∈ [p0, p1] := [max(a, 0), min(c, 1)] ⊆ [0, 1]: the minimum of
+        # φ on [p0, p1] is at an end. Each end: p ≥ 0 times a lower bound of 1 − p, rounded down, is ≤ φ(p).
+        p0 = np.maximum(a, 0.0)
+        p1 = np.minimum(c, 1.0)
+        d = np.minimum(R.mul_down(p0, R.sub_down(1.0, p0)), R.mul_down(p1, R.sub_down(1.0, p1)))
+    else:
+        # tanh' = 1 − p², p = tanh(z) ∈ [a, c] ∩ [−1, 1], so p² ≤ m² with m = min(max(|a|, |c|), 1) (exact);
+        # m² rounded up, then 1 − (that) rounded down, is ≤ 1 − p².
+        m = np.minimum(np.maximum(np.abs(a), np.abs(c)), 1.0)
+        d = R.sub_down(1.0, R.mul_up(m, m))
+    s = np.maximum(d, 0.0)  # 0 ≤ s ≤ min_{[l, u]} σ'
+    # parallel lines: g = σ − s·id is nondecreasing on [l, u], so g(l) ≤ g(z) ≤ g(u). t_L ≤ σ(l) − s l: a ≤ σ(l)
+    # minus an upper bound of s l, rounded down; t_U ≥ σ(u) − s u: c ≥ σ(u) minus a lower bound of s u, rounded up.
+    tL = R.sub_down(a, R.mul_up(s, l))
+    tU = R.sub_up(c, R.mul_down(s, u))
+    sLn = s.copy()
+    sUn = s.copy()
+    fn = logistic_bounds if sig else tanh_bounds
+    smax = 0.25 if sig else 1.0  # max σ': only clamps the slope guess (any float slope ≥ 0 is proved below)
+    for convex in (True, False):
+        # convex piece u ≤ 0: upper chord; concave piece l ≥ 0: lower chord (logistic'' = σ'·(1 − 2σ),
+        # tanh'' = −2 tanh·tanh': both ≥ 0 for z ≤ 0 and ≤ 0 for z ≥ 0)
+        pick = fin & ((zu <= 0.0) if convex else (zl >= 0.0)) & (zl < zu)
+        if not pick.any():
+            continue
+        lp, up_, ap, cp, sp = l[pick], u[pick], a[pick], c[pick], s[pick]
+        if convex:
+            e = _point_bound(fn, lp, 1)  # ≥ σ(l)
+            g = (cp - e) / (up_ - lp)  # a guess of the chord slope (u > l, both finite)
+        else:
+            e = _point_bound(fn, up_, 0)  # ≤ σ(u)
+            g = (e - ap) / (up_ - lp)
+        g = np.where(np.isfinite(g), np.minimum(np.maximum(g, sp), smax), sp)
+        if convex:
+            # h(z) = g z + t − σ(z) is concave (σ convex on [l, u]); t ≥ σ̄(l) − g l and t ≥ σ̄(u) − g u (each a
+            # float ≥ σ minus a lower bound of g·z, rounded up) give h(l), h(u) ≥ 0, hence h ≥ 0 on [l, u].
+            t = np.maximum(R.sub_up(e, R.mul_down(g, lp)), R.sub_up(cp, R.mul_down(g, up_)))
+        else:
+            # mirror: σ(z) − g z − t is concave (σ concave), ≥ 0 at l (a ≤ σ(l)) and at u (e ≤ σ(u))
+            t = np.minimum(R.sub_down(ap, R.mul_up(g, lp)), R.sub_down(e, R.mul_up(g, up_)))
+        ok = np.isfinite(t)  # else keep the parallel line
+        idx = tuple(ix[ok] for ix in np.nonzero(pick))
+        if convex:
+            sUn[idx], tU[idx] = g[ok], t[ok]
+        else:
+            sLn[idx], tL[idx] = g[ok], t[ok]
+    # step 2 offsets as in _lines: k_U ≥ t_U + s_U b_hi, k_L ≤ t_L + s_L b_lo (each product and sum directed)
+    kUn = R.add_up(tU, R.mul_up(sUn, bhi))
+    kLn = R.add_down(tL, R.mul_down(sLn, blo))
+    okU = fin & np.isfinite(kUn)  # a non-finite offset (overflow, NaN): keep the constant line
+    okL = fin & np.isfinite(kLn)
+    sU[okU], kU[okU] = sUn[okU], kUn[okU]
+    sL[okL], kL[okL] = sLn[okL], kLn[okL]
+
+
 def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.ndarray) -> _Relax:
     """Lines ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` on every pre-activation interval ``[l, u]`` of ``Z``.
 
@@ -374,7 +458,22 @@ def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.n
       ``t = max(σ̄(l) − s l, u − s u)`` rounded up, ``σ̄(l) = α_lo l`` rounded up ``≥ σ(l)``: the line is
       above σ at both endpoints, and ``s z + t − σ(z)`` is concave, so it is ≥ 0 on all of ``[l, u]``.
       Infinite ``l``/``u`` (overflowed bounds): the constant line ``t = A.hi`` (interval bound of σ).
-    * sigmoid/tanh: constant lines ``A.lo ≤ σ(z) ≤ A.hi`` (the interval enclosure); identity: ``z``.
+    * identity: ``z``.
+
+    Sigmoid/tanh (:func:`_smooth_lines`; ``A.lo ≤ σ(z) ≤ A.hi`` on ``[l, u]``, the interval enclosure):
+
+    * parallel lines, any ``[l, u]``: a float ``s`` with ``0 ≤ s ≤ min_{[l, u]} σ'``, from the enclosure
+      ``σ([l, u]) ⊆ A`` and ``σ' = σ(1 − σ)`` resp. ``1 − tanh²`` (concave in the value of σ, so minimal at
+      an end of ``A``; rounded down). ``σ − s·id`` is then nondecreasing on ``[l, u]``, so
+      ``s z + t_L ≤ σ(z) ≤ s z + t_U`` with ``t_L ≤ A.lo − s l`` (rounded down) and ``t_U ≥ A.hi − s u``
+      (rounded up).
+    * convex piece ``l < u ≤ 0`` (σ'' ≥ 0 there, both functions): the upper line is the chord trick of the
+      ReLU upper line, any float slope ``s ≥ 0`` (≈ the chord, clamped to ``[s_par, max σ']``) and
+      ``t = max(σ̄(l) − s l, A.hi − s u)`` rounded up, ``σ̄(l) ≥ σ(l)`` a rigorous point enclosure
+      (:mod:`intervals.elementary`): ``s z + t − σ(z)`` is concave and ≥ 0 at both ends. Concave piece
+      ``0 ≤ l < u``: mirrored for the lower line, ``t = min(A.lo − s l, σ̲(u) − s u)`` rounded down.
+    * infinite ``l``/``u`` or any non-finite intermediate: the constant lines ``A.lo ≤ σ(z) ≤ A.hi``
+      (slope 0), from :func:`_lines`.
 
     Also the offsets ``k`` of step 2 and the error weights ``w``, ``σ`` of steps 3–5 (module docstring),
     from ``ma_prev ≥ |a_{j−1}|``.
@@ -392,14 +491,19 @@ def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.n
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         _lines(zl, zu, Alo, Ahi, kind, L.alo, L.ahi, L.blo, L.bhi, gma, wrma, L.gam_out, L.scal_k,
                np.ascontiguousarray(ma_prev.max(axis=-1)), *out, scal)
+        if kind == 2:  # the kernel gave the constant lines; non-constant ones where everything is finite
+            _smooth_lines(L.act, zl, zu, Alo, Ahi, L.blo, L.bhi, *out[:4])
     return _Relax(*out, scal)
 
 
 def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, seg: np.ndarray,
-             acc: np.ndarray) -> np.ndarray:
+             acc: np.ndarray, concretize: bool = True):
     """Upper bounds of ``Γ a_{j0} + acc`` per row, updated in place in ``acc`` (P,).
 
-    ``T`` (P, n_{j0}) holds one ``Γ`` per row; ``seg`` (B+1,) the row range of each box.
+    ``T`` (P, n_{j0}) holds one ``Γ`` per row; ``seg`` (B+1,) the row range of each box. With
+    ``concretize=False`` returns ``(G, acc)`` instead: the statement ``S_{−1}`` of the module docstring,
+    ``Γ a_{j0}(x) + acc_in ≤ G x + acc`` for every real ``x`` of the box (``G`` the exact values of the
+    floats returned; a row with ``acc = +inf`` says nothing).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for j in range(j0, -1, -1):
@@ -409,18 +513,134 @@ def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, 
             nonzero = _relax_step(T, seg, rx.sU, rx.sL, rx.kU, rx.kL, rx.w, rx.scal,
                                   L.gam_out, L.inv_out, L.neta_out, Lt, acc)
             if not nonzero:  # every live coefficient is exactly 0: nothing more to add
-                return acc
+                return acc if concretize else (np.zeros((T.shape[0], prep.network.n_inputs)), acc)
             T = Lt @ L.Wm  # (P, n_j) @ (n_j, n_{j−1}): one GEMM for all boxes and rows
+        if not concretize:
+            return T, acc
         _concretize(T, seg, inp.xm, inp.ax, prep.inv0, prep.neta0, acc)
     return acc
 
 
-def _meet(a: IntervalArray, lo: np.ndarray, hi: np.ndarray) -> IntervalArray:
-    """Intersection of two enclosures of the same values (never empty unless a bound is unsound)."""
+def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> int:
+    """Shrink the boxes ``[xl, xu]`` (B, n), in place, to the bounding boxes of their intersections with
+    the halfspaces ``A[q]·x ≤ d[q]`` (of box ``bb[q]``); returns how many bounds moved.
+
+    For coordinate ``j``: ``A_j x_j ≤ d − Σ_{l≠j} A_l x_l ≤ d − Σ_{l≠j} m_l`` with ``m_l = min(A_l lo_l,
+    A_l hi_l)`` the least value over the box. Rounding (two lines): ``S = Σ_l m_l`` is bounded below by
+    ``fl(Σ m̌_l) − γ_n Σ|m̌_l|`` (Higham Thm 3.5 on the rounded-down products ``m̌_l``; sums of floats have no
+    underflow error), and ``Σ_{l≠j} m_l ≥ S − m̂_j`` with ``m̂_j ≥ m_j`` rounded up; each step is
+    directed, and the division by ``A_j`` rounds up (``A_j > 0``: an upper end) or down (``A_j < 0``).
+    Rows with a non-finite entry are skipped (no information). An emptied box has ``xl > xu`` somewhere.
+    """
+    n = xl.shape[1]
+    gam, inv, _ = _consts(n)
+    lo, hi = xl[bb], xu[bb]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        m_dn = np.minimum(R.mul_down(A, lo), R.mul_down(A, hi))
+        m_up = np.minimum(R.mul_up(A, lo), R.mul_up(A, hi))
+        E = np.abs(m_dn).sum(axis=1)
+        err = R.mul_up(gam, R.mul_up(E, inv))
+        S = R.sub_down(m_dn.sum(axis=1), err)  # ≤ Σ_l m_l
+        rest = R.sub_down(S[:, None], m_up)  # ≤ Σ_{l≠j} m_l
+        r = R.sub_up(d[:, None], rest)  # ≥ d − Σ_{l≠j} m_l  ≥  A_j x_j
+        ok = np.isfinite(S) & np.isfinite(d) & np.isfinite(A).all(axis=1) & np.isfinite(m_up).all(axis=1)
+        ok = ok[:, None] & np.isfinite(r)
+        new_hi = np.where(ok & (A > 0), R.div_up(r, np.where(A > 0, A, 1.0)), np.inf)
+        new_lo = np.where(ok & (A < 0), R.div_down(r, np.where(A < 0, A, -1.0)), -np.inf)
+    before_lo, before_hi = xl.copy(), xu.copy()
+    np.minimum.at(xu, bb, new_hi)
+    np.maximum.at(xl, bb, new_lo)
+    return int((xl != before_lo).sum() + (xu != before_hi).sum())
+
+
+def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Boxes (B,) proved to have no point satisfying all their halfspaces ``A·x ≤ d`` (``rows``: a list of
+    ``(A (Q, n), d (Q,), box index (Q,))``).
+
+    Search (float, heuristic): multipliers ``λ ≥ 0`` on the simplex maximising the concave function
+    ``φ(λ) = min_{x ∈ box} Σ_i λ_i (a_i·x − d_i)`` by exponentiated supergradient ascent (rows scaled to
+    unit norm). Proof (exact): if ``φ(λ) > 0`` then no ``x`` of the box satisfies all ``a_i·x ≤ d_i``
+    (summing them with weights ``λ_i ≥ 0`` gives ``Σ λ_i (a_i·x − d_i) ≤ 0``) — Farkas' lemma; ``φ`` is
+    evaluated in exact rational arithmetic on the float data, so a claimed box is certainly empty.
+    """
+    A = np.concatenate([r[0] for r in rows])
+    d = np.concatenate([r[1] for r in rows])
+    bb = np.concatenate([r[2] for r in rows])
+    keep = ~dead[bb] & np.isfinite(d) & np.isfinite(A).all(axis=1)
+    A, d, bb = A[keep], d[keep], bb[keep]
+    out = np.zeros(len(dead), dtype=bool)
+    if len(bb) < 2:
+        return out
+    order = np.argsort(bb, kind="stable")  # rows grouped by box (they come layer by layer)
+    A, d, bb = A[order], d[order], bb[order]
+    boxes, start, count = np.unique(bb, return_index=True, return_counts=True)
+    sel = count >= 2  # one halfspace alone is handled exactly by _tighten_box
+    boxes, start, count = boxes[sel], start[sel], count[sel]
+    if not len(boxes):
+        return out
+    Bn, Qm, n = len(boxes), int(count.max()), A.shape[1]
+    As = np.zeros((Bn, Qm, n))
+    ds = np.zeros((Bn, Qm))
+    live = np.zeros((Bn, Qm), dtype=bool)
+    for i, (s0, c) in enumerate(zip(start, count)):
+        As[i, :c], ds[i, :c], live[i, :c] = A[s0:s0 + c], d[s0:s0 + c], True
+    with np.errstate(all="ignore"):
+        nrm = np.linalg.norm(As, axis=2)
+        scale = np.where(nrm > 0, 1.0 / np.where(nrm > 0, nrm, 1.0), 0.0)
+        An, dn = As * scale[:, :, None], ds * scale
+        lo, hi = xl[boxes], xu[boxes]
+        lam = np.where(live, 1.0, 0.0)
+        lam /= lam.sum(axis=1, keepdims=True)
+        width = np.linalg.norm(hi - lo, axis=1)[:, None] + 1e-300
+        best = np.full(Bn, -np.inf)
+        best_lam = lam.copy()
+        for _ in range(iters):
+            cvec = np.einsum("bq,bqn->bn", lam, An)
+            x = np.where(cvec > 0, lo, hi)  # minimiser of the combined row over the box
+            g = np.einsum("bqn,bn->bq", An, x) - dn
+            phi = (lam * g).sum(axis=1)
+            better = phi > best
+            best = np.where(better, phi, best)
+            best_lam = np.where(better[:, None], lam, best_lam)
+            # ascent along the supergradient g: weight moves to the rows the minimiser violates
+            lam = np.where(live, lam * np.exp(np.clip(4.0 * g / width, -30, 30)), 0.0)
+            lam /= np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
+    for i in np.flatnonzero(best > 0):
+        c = int(count[i])
+        if _farkas_exact(best_lam[i, :c] * scale[i, :c], As[i, :c], ds[i, :c], xl[boxes[i]], xu[boxes[i]]):
+            out[boxes[i]] = True
+    return out
+
+
+def _farkas_exact(lam: np.ndarray, A: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Exactly: ``min_{x ∈ [lo, hi]} Σ_i λ_i (a_i·x − d_i) > 0`` (all floats read as exact rationals)."""
+    lam_q = [Fraction(float(v)) for v in lam]
+    if any(v < 0 for v in lam_q) or not any(lam_q):
+        return False
+    total = -sum((l * Fraction(float(v)) for l, v in zip(lam_q, d) if l), Fraction(0))
+    for j in range(A.shape[1]):
+        cj = sum((l * Fraction(float(a)) for l, a in zip(lam_q, A[:, j]) if l and a), Fraction(0))
+        if cj:
+            total += cj * Fraction(float(lo[j] if cj > 0 else hi[j]))
+    return total > 0
+
+
+def _meet(a: IntervalArray, lo: np.ndarray, hi: np.ndarray, dead: np.ndarray | None = None) -> IntervalArray:
+    """Intersection of two enclosures of the same values.
+
+    Never empty unless a bound is unsound, or (with ``dead``, (B,) updated in place) unless the set they
+    enclose is empty: the part of a box fixed by sign constraints. Such rows keep the values of ``a``.
+    """
     nlo = np.maximum(a.lo, lo)
     nhi = np.minimum(a.hi, hi)
-    if (nlo > nhi).any():
-        raise RuntimeError("internal error: two enclosures of the same values do not intersect")
+    empty = nlo > nhi
+    if empty.any():
+        if dead is None:
+            raise RuntimeError("internal error: two enclosures of the same values do not intersect")
+        rows = empty.reshape(len(dead), -1).any(axis=1)
+        dead |= rows
+        nlo = np.where(rows.reshape((-1,) + (1,) * (nlo.ndim - 1)), a.lo, nlo)
+        nhi = np.where(rows.reshape((-1,) + (1,) * (nhi.ndim - 1)), a.hi, nhi)
     return IntervalArray._unsafe(nlo, nhi)
 
 
@@ -467,7 +687,7 @@ def _start_rows(L: _LayerPrep, bb: np.ndarray, rr: np.ndarray, ma_prev: np.ndarr
 
 
 def _refine_pre(prep: _Prepared, relax: list, inp: _Input, k: int, z: IntervalArray,
-                mask: np.ndarray, ma_prev: np.ndarray) -> IntervalArray:
+                mask: np.ndarray, ma_prev: np.ndarray, dead: np.ndarray | None = None) -> IntervalArray:
     """``z`` (layer ``k ≥ 1``) intersected with back-substituted bounds at the pairs of ``mask``."""
     B = z.shape[0]
     bb, rr = np.nonzero(mask)  # sorted by box
@@ -478,17 +698,63 @@ def _refine_pre(prep: _Prepared, relax: list, inp: _Input, k: int, z: IntervalAr
     lo, hi = z.lo.copy(), z.hi.copy()
     lo[bb, rr] = np.maximum(lo[bb, rr], -acc[1::2])
     hi[bb, rr] = np.minimum(hi[bb, rr], acc[0::2])
-    return _meet(z, lo, hi)
+    return _meet(z, lo, hi, dead)
 
 
 def _squeeze(a: IntervalArray, single: bool) -> IntervalArray:
     return IntervalArray._unsafe(a.lo[0], a.hi[0]) if single else a
 
 
+def _tighten_by_signs(prep: _Prepared, relax: list, inp: _Input, k: int, z: IntervalArray, f: np.ndarray,
+                      ma_prev: np.ndarray, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray,
+                      rows: list | None = None) -> bool:
+    """Shrink the boxes ``[xl, xu]`` (in place) with the sign constraints ``f`` of layer ``k``.
+
+    On the part where ``z_i ≥ 0``, back-substitution gives ``z_i(x) ≤ G x + c`` for every ``x`` of the box
+    (``concretize=False``), so the part lies in the halfspace ``−G x ≤ c``; likewise ``−z_i ≤ G' x + c'``
+    where ``z_i ≤ 0``. The bounding box of the box and these halfspaces (:func:`_tighten_box`) contains
+    the part, so every later enclosure may be taken over it. Boxes emptied this way are marked ``dead``
+    (and keep their corners). The halfspaces ``(A, d, box index)`` are appended to ``rows`` when given.
+    Returns whether some box moved.
+    """
+    need = ((f > 0) & (z.lo < 0)) | ((f < 0) & (z.hi > 0))
+    need &= ~dead[:, None]
+    if not need.any():
+        return False
+    bb, rr = np.nonzero(need)  # sorted by box
+    T, acc = _start_rows(prep.layers[k], bb, rr, ma_prev)
+    if k > 0:
+        seg = np.zeros(len(dead) + 1, dtype=np.int64)
+        np.cumsum(2 * np.bincount(bb, minlength=len(dead)), out=seg[1:])
+        T, acc = _backsub(prep, relax, inp, k - 1, T, seg, acc, concretize=False)
+    up = f[bb, rr] > 0  # z ≥ 0: the row of +z (even); z ≤ 0: the row of −z (odd)
+    G = np.where(up[:, None], T[0::2], T[1::2])
+    c = np.where(up, acc[0::2], acc[1::2])
+    old_lo, old_hi = xl.copy(), xu.copy()
+    if rows is not None:
+        rows.append((-G, c, bb))
+    if not _tighten_box(-G, c, bb, xl, xu):
+        return False
+    empty = (xl > xu).any(axis=1)
+    if empty.any():
+        dead |= empty
+        xl[empty], xu[empty] = old_lo[empty], old_hi[empty]
+    return True
+
+
 def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, refine: str,
-               last_relax: bool = False):
+               last_relax: bool = False, fix=None, dead: np.ndarray | None = None, rows: list | None = None):
     """:func:`linear_propagate` on validated (B, n) boxes; also returns the relaxations (of the last layer
-    too when ``last_relax``), the input data (None for unbounded boxes) and the (B, n_out) output."""
+    too when ``last_relax``), the input data (None for unbounded boxes) and the (B, n_out) output.
+
+    With ``fix`` (one entry per layer: None or signs (B, n_k), see :func:`verinet.propagation.clamp_signs`)
+    the bounds are over the part of each box where the fixed neurons have their signs: each layer's
+    pre-activation bounds are clamped before they are used (relaxations, later layers), and ``dead``
+    (B,) marks the boxes whose part was proved empty. Back-substitution stays sound on the part: every
+    relaxation line is valid on the clamped interval, which contains ``z(x)`` for every ``x`` of the part.
+    The sign constraints also shrink the boxes ``xl``, ``xu`` *in place* (:func:`_tighten_by_signs`): pass
+    copies.
+    """
     if refine not in ("unstable", "all"):
         raise ValueError(f"refine must be 'unstable' or 'all', got {refine!r}")
     backend = prep.backend
@@ -506,17 +772,22 @@ def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, re
         z = IntervalArray._unsafe(np.reshape(ibp_z.lo, (-1, L.n_out)), np.reshape(ibp_z.hi, (-1, L.n_out)))
         if k > 0:
             step = backend.affine(k, tight_a)  # interval step from the tightened bounds of layer k−1
-            z = _meet(z, step.lo, step.hi)
+            z = _meet(z, step.lo, step.hi, dead)
             if inp is not None:
                 mask = _refine_mask(L, z, k == n_layers - 1, refine)
                 if mask.any():
-                    z = _refine_pre(prep, relax, inp, k, z, mask, ma_prev)
+                    z = _refine_pre(prep, relax, inp, k, z, mask, ma_prev, dead)
+        if fix is not None and fix[k] is not None:
+            if inp is not None and _tighten_by_signs(prep, relax, inp, k, z, fix[k], ma_prev, xl, xu, dead, rows):
+                inp = _input_data(prep, xl, xu)  # later layers concretise over the smaller boxes
+            z = clamp_signs(z, fix[k], dead)
         pre.append(z)
         tight_a = backend.activate(k, z)
         if inp is not None and (k < n_layers - 1 or last_relax):
             relax.append(_relaxation(L, z, tight_a, ma_prev))
             ma_prev = np.maximum(np.abs(tight_a.lo), np.abs(tight_a.hi))
-    out = _meet(tight_a, np.reshape(ibp.output.lo, tight_a.shape), np.reshape(ibp.output.hi, tight_a.shape))
+    out = _meet(tight_a, np.reshape(ibp.output.lo, tight_a.shape), np.reshape(ibp.output.hi, tight_a.shape),
+                dead)
     return LayerBounds(tuple(_squeeze(p, single) for p in pre), _squeeze(out, single)), relax, inp, out
 
 
@@ -563,6 +834,86 @@ def linear_propagate(backend_or_network, lo, hi=None, *, refine: Refine = "unsta
     prep = _prepare(backend_or_network)
     xl, xu, single = _box(prep, lo, hi)
     return _propagate(prep, xl, xu, single, refine)[0]
+
+
+def linear_propagate_fixed(backend_or_network, lo, hi, fix, *, refine: Refine = "unstable") -> SplitBounds:
+    """:func:`linear_propagate` over the part of each box where some neurons have fixed signs.
+
+    Parameters
+    ----------
+    backend_or_network : Network or Float64Backend
+    lo, hi : array_like, shape (B, n)
+        A batch of boxes.
+    fix : sequence
+        One entry per layer: None, or an int8 array (B, n_k) with ``+1`` (the part where ``z_i ≥ 0``),
+        ``−1`` (``z_i ≤ 0``) or ``0`` (free) per neuron. Splitting a box on a neuron's sign gives two parts
+        that cover it; on each part the neuron's relaxation is exact (active or inactive), which tightens
+        every later layer.
+    refine : {"unstable", "all"}
+
+    Returns
+    -------
+    SplitBounds
+        ``bounds`` (batched (B, ·) enclosures) and ``infeasible`` (B,): parts proved empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from verinet import Layer, Network
+    >>> net = Network((Layer.from_exact([["1"], ["-1"]], ["0", "0"]), Layer.from_exact([["1", "1"]], ["0"], "identity")))
+    >>> fix = [np.array([[1, 0], [1, 1]], dtype=np.int8), None]   # relu(x) + relu(-x) on x ∈ [-1, 1]
+    >>> r = linear_propagate_fixed(net, [[-1.0], [-1.0]], [[1.0], [1.0]], fix)
+    >>> r.infeasible.tolist()
+    [False, False]
+    >>> bool(r.bounds.output.hi[1, 0] < 1e-12)   # both active: the output is x − x = 0 exactly
+    True
+    >>> fix[0][0] = [-1, 0]; fix[0][1] = [1, -1]   # x ≤ 0 on [0.5, 1]: empty; x ≥ 0 on [-1, 1]: [0, 1]
+    >>> linear_propagate_fixed(net, [[0.5], [-1.0]], [[1.0], [1.0]], fix).infeasible.tolist()
+    [True, False]
+
+    Rigorous: for every box not marked infeasible the enclosures contain ``z_k(x)`` and ``f(x)`` for every
+    real ``x`` of the box satisfying the sign constraints; an infeasible box has no such ``x``.
+    """
+    prep = _prepare(backend_or_network)
+    xl, xu, single = _box(prep, lo, hi)
+    if single:
+        raise ValueError("linear_propagate_fixed takes a batch of boxes, shape (B, n)")
+    if len(fix) != len(prep.layers):
+        raise ValueError(f"fix needs one entry per layer ({len(prep.layers)}), got {len(fix)}")
+    B = xl.shape[0]
+    for k, (f, L) in enumerate(zip(fix, prep.layers)):
+        if f is not None and np.shape(f) != (B, L.n_out):
+            raise ValueError(f"fix[{k}] has shape {np.shape(f)}, expected {(B, L.n_out)}")
+    dead = np.zeros(B, dtype=bool)
+    tl, tu = xl.copy(), xu.copy()  # shrunk in place by each pass
+    rows: list = []
+    bounds = _propagate(prep, tl, tu, False, refine, fix=fix, dead=dead, rows=rows)[0]
+    if rows:  # a positive combination of the halfspaces may contradict the box: the part is empty
+        dead |= _farkas_empty(rows, xl, xu, dead)
+    pre = [[p.lo, p.hi] for p in bounds.pre]
+    out = [bounds.output.lo, bounds.output.hi]
+    for _ in range(_SPLIT_PASSES - 1):
+        # boxes that shrank by more than 1/8 of a width in some coordinate get another pass, from the
+        # smaller box (any box containing the part will do)
+        again = np.flatnonzero(~dead & ((tu - tl) < 0.875 * (xu - xl)).any(axis=1))
+        if not len(again):
+            break
+        xl, xu = tl.copy(), tu.copy()
+        sub_dead = dead[again].copy()
+        sl, su = tl[again], tu[again]
+        sub = _propagate(prep, sl, su, False, refine, fix=[None if f is None else f[again] for f in fix],
+                         dead=sub_dead)[0]
+        dead[again] = sub_dead
+        tl[again], tu[again] = sl, su
+        for k, p in enumerate(sub.pre):
+            pre[k][0][again], pre[k][1][again] = p.lo, p.hi
+        out[0][again], out[1][again] = sub.output.lo, sub.output.hi
+    bounds = LayerBounds(tuple(IntervalArray._unsafe(lo, hi) for lo, hi in pre), IntervalArray._unsafe(*out))
+    return SplitBounds(bounds, dead)
+
+
+#: at most this many passes of :func:`linear_propagate_fixed`, each from the boxes shrunk by the last
+_SPLIT_PASSES = 6
 
 
 def linear_objective_bounds(backend_or_network, lo, hi, C, *, bounds: LayerBounds | None = None,

@@ -307,3 +307,18 @@ def _approx_activation(L: Layer, z: np.ndarray) -> np.ndarray:
     if act is Activation.TANH:
         return np.tanh(z)
     return z
+
+
+def _approx_derivative(L: Layer, z: np.ndarray) -> np.ndarray:
+    """Float derivative of the activation at ``z`` (one subgradient, 1 at a kink's right; heuristics only)."""
+    a = L.activation
+    if a is Activation.RELU:
+        return (z > 0).astype(np.float64)
+    if a is Activation.LEAKY_RELU:
+        return np.where(z > 0, 1.0, float(L.alpha))
+    if a is Activation.SIGMOID:
+        s = 0.5 * (1.0 + np.tanh(0.5 * z))
+        return s * (1.0 - s)
+    if a is Activation.TANH:
+        return 1.0 - np.tanh(z) ** 2
+    return np.ones_like(z)

@@ -15,7 +15,7 @@ import numpy as np
 from verinet.backends import make_backend
 from verinet.network import Network
 
-__all__ = ["LayerBounds", "propagate", "output_bounds"]
+__all__ = ["LayerBounds", "SplitBounds", "clamp_signs", "propagate", "propagate_fixed", "output_bounds"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,63 @@ def propagate(backend, x) -> LayerBounds:
         pre.append(z)
         a = backend.activate(k, z)
     return LayerBounds(tuple(pre), a)
+
+
+@dataclass(frozen=True)
+class SplitBounds:
+    """Enclosures over the *part* of each box where some neurons have fixed signs.
+
+    ``bounds`` holds for every input of the part; ``infeasible`` (B,) marks boxes whose part was proved
+    empty (their ``bounds`` rows carry no information).
+    """
+
+    bounds: LayerBounds
+    infeasible: np.ndarray
+
+
+def clamp_signs(z, fix: np.ndarray | None, dead: np.ndarray):
+    """``z`` (float64 :class:`IntervalArray`, (B, n)) intersected with the sign constraints of ``fix``.
+
+    ``fix[b, i] = +1`` restricts box ``b`` to ``z_i ≥ 0``, ``−1`` to ``z_i ≤ 0``, ``0`` leaves it free. A row
+    whose intersection is empty is marked in ``dead`` (updated in place) and keeps its old values.
+
+    Why splitting on a sign is sound: ``{z_i ≥ 0} ∪ {z_i ≤ 0}`` is the whole box, so enclosures over the
+    two parts together enclose everything; on each part the closed constraint is exact (no rounding:
+    ``max(lo, 0)`` and ``min(hi, 0)`` are exact in floating point).
+    """
+    from intervals.array import IntervalArray
+
+    if fix is None or not fix.any():
+        return z
+    lo = np.where(fix > 0, np.maximum(z.lo, 0.0), z.lo)
+    hi = np.where(fix < 0, np.minimum(z.hi, 0.0), z.hi)
+    empty = (lo > hi).any(axis=1)
+    dead |= empty
+    lo = np.where(empty[:, None], z.lo, lo)
+    hi = np.where(empty[:, None], z.hi, hi)
+    return IntervalArray._unsafe(lo, hi)
+
+
+def propagate_fixed(backend, lo: np.ndarray, hi: np.ndarray, fix) -> SplitBounds:
+    """Interval propagation over the parts of the boxes ``[lo, hi]`` (B, n) fixed by ``fix``.
+
+    ``fix`` is a sequence with one entry per layer: None, or an int8 array (B, n_k) of signs (see
+    :func:`clamp_signs`). Float64 backend only.
+
+    Rigorous: for every box not marked infeasible, ``pre[k]`` contains ``z_k(x)`` and ``output`` contains
+    ``f(x)`` for every real ``x`` of the box whose fixed pre-activations have their signs (induction as in
+    :func:`propagate`, each clamp being exact); an infeasible box has no such ``x``.
+    """
+    if backend.name != "float64":
+        raise TypeError("sign-constrained propagation needs the float64 backend")
+    dead = np.zeros(lo.shape[0], dtype=bool)
+    pre = []
+    a = backend.box(lo, hi)
+    for k in range(len(backend.network.layers)):
+        z = clamp_signs(backend.affine(k, a), fix[k], dead)
+        pre.append(z)
+        a = backend.activate(k, z)
+    return SplitBounds(LayerBounds(tuple(pre), a), dead)
 
 
 def output_bounds(network: Network, lo, hi, precision: int | None = None):

@@ -42,9 +42,10 @@ from intervals.rounding import float_down, float_nearest, float_up, to_fraction
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
-from verinet.network import Activation, Layer, Network, _approx_activation
+from verinet.network import Activation, Layer, Network, _approx_activation, _approx_derivative
 from verinet.norms import sum_down
-from verinet.propagation import output_bounds, propagate
+from verinet.linear import linear_propagate, linear_propagate_fixed
+from verinet.propagation import output_bounds, propagate, propagate_fixed
 from verinet.vnnlib import VnnlibProperty, format_counterexample
 
 __all__ = ["BallGeometry", "BoxGeometry", "OutputSpec", "SearchOutcome", "Verdict", "VerifyResult",
@@ -54,6 +55,13 @@ log = logging.getLogger(__name__)
 
 #: merge the constraint rows into the last layer when the exact product costs at most this many products
 _MERGE_LIMIT = 400_000
+
+#: a box with at most this many free unstable ReLUs is split on a neuron's sign rather than a coordinate
+NEURON_SPLIT_UNSTABLE = 2
+
+#: regions with more free coordinates than this are split on neurons whenever one is unstable (bisecting
+#: one of many coordinates barely shrinks a box's image)
+NEURON_SPLIT_INPUTS = 16
 
 
 class Verdict(enum.Enum):
@@ -67,20 +75,6 @@ class Verdict(enum.Enum):
 
 # --------------------------------------------------------------------------------------------------
 # approximate evaluation (search heuristics only)
-
-
-def _act_deriv(L: Layer, z: np.ndarray) -> np.ndarray:
-    a = L.activation
-    if a is Activation.RELU:
-        return (z > 0).astype(np.float64)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z > 0, 1.0, float(L.alpha))
-    if a is Activation.SIGMOID:
-        s = 0.5 * (1.0 + np.tanh(0.5 * z))
-        return s * (1.0 - s)
-    if a is Activation.TANH:
-        return 1.0 - np.tanh(z) ** 2
-    return np.ones_like(z)
 
 
 def approx_value_and_grad(network: Network, X: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +97,7 @@ def approx_value_and_grad(network: Network, X: np.ndarray, rows) -> tuple[np.nda
         else:
             g = np.array(rows, dtype=np.float64)
         for L, z in zip(reversed(network.layers), reversed(pre)):
-            g = (g * _act_deriv(L, z)) @ L.weight_mid  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+            g = (g * _approx_derivative(L, z)) @ L.weight_mid  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
     return a, g
 
 
@@ -202,26 +196,80 @@ def build_spec(network: Network, coef, rhs, conjunctions, strict) -> OutputSpec:
 # bounds over batches of boxes
 
 
-def _bound_fn(network: Network, method: str):
-    """``(L, H) -> IntervalArray (B, m)``: a rigorous enclosure of the outputs over each box.
+class _Enclosure:
+    """Rigorous output enclosures over batches of boxes, or over their parts with fixed neuron signs.
 
-    ``"linear"``: sound CROWN/DeepPoly back-substitution (:func:`verinet.linear.linear_propagate`, itself
-    intersected with interval propagation); ``"ibp"``: interval bound propagation
-    (:func:`verinet.propagation.propagate`); ``"auto"``: linear when available.
+    ``method``: ``"linear"`` — sound CROWN/DeepPoly back-substitution (:mod:`verinet.linear`, itself
+    intersected with interval propagation); ``"ibp"`` — interval bound propagation
+    (:mod:`verinet.propagation`); ``"auto"`` — linear. Neuron signs are given flat (B, H) over the
+    ``H`` ReLU / leaky-ReLU neurons in layer order (``kinked`` lists ``(layer, offset, width)``).
     """
-    if method not in ("auto", "linear", "ibp"):
-        raise QueryError(f"unknown bound method {method!r}: use auto, linear or ibp")
-    if method in ("auto", "linear"):
-        try:
-            from verinet.linear import linear_propagate
-        except ImportError:
-            if method == "linear":
-                raise
-        else:
-            backend = make_backend(network)
-            return lambda L, H: linear_propagate(backend, L, H).output
-    backend = make_backend(network)
-    return lambda L, H: backend.to_float(propagate(backend, backend.box(L, H)).output)
+
+    def __init__(self, network: Network, method: str) -> None:
+        if method not in ("auto", "linear", "ibp"):
+            raise QueryError(f"unknown bound method {method!r}: use auto, linear or ibp")
+        self.network = network
+        self.backend = make_backend(network)
+        self.linear = method != "ibp"
+        self.kinked = []
+        offset = 0
+        for k, L in enumerate(network.layers):
+            if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
+                self.kinked.append((k, offset, L.n_out))
+                offset += L.n_out
+        self.n_kinked = offset
+        # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
+        layers = network.layers
+        self.influence = np.concatenate(
+            [np.abs(layers[k + 1].weight_mid).sum(axis=0) if k + 1 < len(layers) else np.ones(n)
+             for k, _, n in self.kinked]) if self.kinked else np.zeros(0)
+
+    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None):
+        """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given)."""
+        if F is None or not F.any():
+            if self.linear:
+                b = linear_propagate(self.backend, L, H)
+            else:
+                b = propagate(self.backend, self.backend.box(L, H))
+            return b.pre, b.output, np.zeros(len(L), dtype=bool)
+        fix = [None] * len(self.network.layers)
+        for k, off, n in self.kinked:
+            fix[k] = F[:, off:off + n]
+        r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
+             else propagate_fixed(self.backend, L, H, fix))
+        return r.bounds.pre, r.bounds.output, r.infeasible
+
+    def neuron_choice(self, pre, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per box the number of free unstable neurons and the one to split (flat index, −1 if none).
+
+        Score (BaBSR-like, Bunel et al. 2020): the height ``−l·u/(u − l)`` of the triangle relaxation
+        times the neuron's outgoing weight mass; ties go to the earlier layer.
+        """
+        B = pre[0].shape[0]
+        count = np.zeros(B, dtype=np.int64)
+        best = np.full(B, -1.0)
+        cand = np.full(B, -1, dtype=np.int64)
+        for k, off, n in self.kinked:
+            lo, hi = pre[k].lo, pre[k].hi
+            free = (lo < 0) & (hi > 0)
+            if F is not None:
+                free &= F[:, off:off + n] == 0
+            count += free.sum(axis=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                gap = np.where(free, -lo * hi / (hi - lo), -1.0)
+            score = np.where(free, np.nan_to_num(gap, nan=0.0, posinf=1e300) * self.influence[off:off + n], -1.0)
+            j = np.argmax(score, axis=1)
+            s = score[np.arange(B), j]
+            better = s > best
+            best = np.where(better, s, best)
+            cand = np.where(better, off + j, cand)
+        return count, cand
+
+
+def _bound_fn(network: Network, method: str):
+    """``(L, H) -> IntervalArray (B, m)``: a rigorous enclosure of the outputs over each box."""
+    enc = _Enclosure(network, method)
+    return lambda L, H: enc(L, H)[1]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -458,6 +506,7 @@ def search_spec(
     attack_seconds: float = 2.0,
     bounds: str = "auto",
     split: str = "multi4",
+    neurons: str = "auto",
     progress: Callable[[dict], None] | None = None,
 ) -> SearchOutcome:
     """Decide whether some point of the region ``geom`` has an unsafe output (attack + splitting).
@@ -469,6 +518,13 @@ def search_spec(
     over the centre and ``k`` random points of the box; ``"gradient"``: at the centre only; ``"widest"``:
     largest width relative to the region's. (On ACAS Xu ``multi4`` needs 5–100× fewer boxes than the
     others.)
+
+    ``neurons`` chooses when a box is split on the sign of an unstable ReLU instead of a coordinate
+    (both parts, ``z ≥ 0`` and ``z ≤ 0``, cover the box; each is bounded with the neuron's relaxation made
+    exact): ``"auto"`` when the box has at most :data:`NEURON_SPLIT_UNSTABLE` free unstable neurons, when the
+    region has more than :data:`NEURON_SPLIT_INPUTS` free coordinates, or when the box is too narrow to
+    bisect in float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical
+    input splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`.
 
     Rigorous: ``"proved"`` means every point of the region (of the outer float box, minus boxes
     proved disjoint from the region) has a safe output; ``margin`` is a lower bound of the score over
@@ -496,11 +552,16 @@ def search_spec(
     if found is not None:
         return outcome("falsified", None, found)
 
-    enclose = _bound_fn(spec.network, bounds)
+    if neurons not in ("auto", "never"):
+        raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
+    enclose = _Enclosure(spec.network, bounds)
+    use_neurons = neurons == "auto" and enclose.n_kinked > 0
+    many_inputs = int((width0 > 0).sum()) > NEURON_SPLIT_INPUTS
 
-    def evaluate(L: np.ndarray, H: np.ndarray):
-        """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores) per box."""
-        Z = enclose(L, H)
+    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None):
+        """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
+        neuron to split) per box (per part when ``F`` fixes neuron signs)."""
+        pre, Z, empty = enclose(L, H, F)
         refuted = np.where(strict, Z.lo >= 0, Z.lo > 0)  # atom impossible on the box
         certain = np.where(strict, Z.hi < 0, Z.hi <= 0)  # atom holds on the whole box
         margin = np.full(len(L), np.inf)
@@ -510,6 +571,9 @@ def search_spec(
             closed &= refuted[:, c].any(axis=1)
             margin = np.minimum(margin, Z.lo[:, c].max(axis=1))
             bad |= certain[:, c].all(axis=1)
+        closed |= empty  # an empty part has no unsafe point
+        margin[empty] = np.inf
+        bad &= ~empty
         centres = 0.5 * L + 0.5 * H
         _, atom = spec.approx_scores(Z.lo)  # the atom that is closest to being refuted
         zc, G = approx_value_and_grad(spec.network, centres, atom)  # split on width × |gradient|
@@ -521,7 +585,8 @@ def search_spec(
             for _ in range(int(split[5:] or 3)):
                 P = L + rng.random(L.shape) * (H - L)
                 infl = np.maximum(infl, np.abs(approx_value_and_grad(spec.network, P, atom)[1]))
-        return closed, margin, bad, infl, centres, sc
+        n_unstable, cand = enclose.neuron_choice(pre, F) if use_neurons else (None, None)
+        return closed, margin, bad, infl, centres, sc, n_unstable, cand
 
     heap: list = []
     seq = itertools.count()
@@ -529,31 +594,38 @@ def search_spec(
     stuck: list[float] = []
     last = time.perf_counter()
 
-    def add(L, H):
+    def add(L, H, F):
         nonlocal boxes, closed_min
         keep = geom.keep(L, H)
         L, H = L[keep], H[keep]
+        F = F[keep] if F is not None else None
         if len(L) == 0:
             return None
-        closed, margin, bad, infl, centres, sc = evaluate(L, H)
+        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F)
         boxes += len(L)
         if closed.any():
             closed_min = min(closed_min, float(margin[closed].min()))
-        cand = np.concatenate([geom.project(centres[bad]), geom.project(centres)])
+        points = np.concatenate([geom.project(centres[bad]), geom.project(centres)])
         cs = np.concatenate([np.full(int(bad.sum()), -np.inf), sc])
-        found = atk.check(cand, cs, limit=4)
+        found = atk.check(points, cs, limit=4)
         if found is not None:
             return found
         axis, can_split = _split_axis(L, H, infl, width0)
         for i in np.flatnonzero(~closed):
-            if not can_split[i]:
+            neuron = -1
+            if use_neurons and cand[i] >= 0 and (
+                    not can_split[i] or many_inputs or n_unstable[i] <= NEURON_SPLIT_UNSTABLE):
+                neuron = int(cand[i])
+            elif not can_split[i]:
                 stuck.append(float(margin[i]))
                 continue
-            heapq.heappush(heap, (float(margin[i]), next(seq), L[i], H[i], int(axis[i])))
+            f = F[i] if F is not None else None
+            heapq.heappush(heap, (float(margin[i]), next(seq), L[i], H[i], int(axis[i]), f, neuron))
         return None
 
     # phase 2: the root box; phase 3: a short gradient attack from random starts
-    found = add(geom.lo[None, :].copy(), geom.hi[None, :].copy())
+    F0 = np.zeros((1, enclose.n_kinked), dtype=np.int8) if use_neurons else None
+    found = add(geom.lo[None, :].copy(), geom.hi[None, :].copy(), F0)
     a_deadline = min(deadline, time.perf_counter() + attack_seconds)
     for _ in range(8):
         if found is not None or not heap or time.perf_counter() > a_deadline:
@@ -580,16 +652,24 @@ def search_spec(
                 return outcome("falsified", None, found)
             next_attack = time.perf_counter() + 2.0
         popped = [heapq.heappop(heap) for _ in range(min(batch // 2 or 1, len(heap)))]
-        Ls, Hs = [], []
-        for _, _, lo, hi, ax in popped:
+        Ls, Hs, Fs = [], [], []
+        for _, _, lo, hi, ax, f, neuron in popped:
+            if neuron >= 0:  # the two sign parts of the box
+                neg, pos = f.copy(), f.copy()
+                neg[neuron], pos[neuron] = -1, 1
+                Ls += [lo, lo]
+                Hs += [hi, hi]
+                Fs += [neg, pos]
+                continue
             mid = 0.5 * lo[ax] + 0.5 * hi[ax]
             left_hi, right_lo = hi.copy(), lo.copy()
             left_hi[ax] = mid
             right_lo[ax] = mid
             Ls += [lo, right_lo]
             Hs += [left_hi, hi]
+            Fs += [f, f]
         t_step = time.perf_counter()
-        found = add(np.array(Ls), np.array(Hs))
+        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None)
         step_time = time.perf_counter() - t_step
         if found is not None:
             return outcome("falsified", None, found)
@@ -712,6 +792,7 @@ def verify_vnnlib(
     max_boxes: int | None = None,
     seed: int = 0,
     bounds: str = "auto",
+    neurons: str = "auto",
     progress: Callable[[dict], None] | None = None,
 ) -> VerifyResult:
     """Decide a VNN-LIB property: ``unsat`` (proved), ``sat`` (confirmed counterexample) or neither.
@@ -731,6 +812,8 @@ def verify_vnnlib(
     bounds : {"auto", "linear", "ibp"}
         Enclosures used for the proofs: linear back-substitution (default when available) or plain
         interval bound propagation.
+    neurons : {"auto", "never"}
+        Whether boxes may also be split on the sign of an unstable ReLU (see :func:`search_spec`).
 
     Returns
     -------
@@ -779,7 +862,7 @@ def verify_vnnlib(
         share = (deadline - now) / (len(cases) - k)
         out = search_spec(spec, geom, confirm, deadline=min(deadline, now + share), max_boxes=max_boxes,
                           batch=batch, seed=seed + 1000 + k, attack_seconds=min(3.0, 0.1 * share),
-                          bounds=bounds, progress=progress)
+                          bounds=bounds, neurons=neurons, progress=progress)
         total_boxes += out.boxes
         if out.status == "falsified":
             return finish(Verdict.FALSIFIED, *out.counterexample)

@@ -65,6 +65,8 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
               show_default=True, help="Split heuristic (bisect-all: the reference tool's).")
 @click.option("--bounds", type=click.Choice(["auto", "interval", "linear"]), default="auto", show_default=True,
               help="Pre-activation bounds: interval, or sound linear (CROWN-style) bounds for deep networks.")
+@click.option("--neurons", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
+              help="Also split boxes on the sign of an unstable ReLU (auto), or on coordinates only (never).")
 @click.option("--precision", type=int, help="Bits for arbitrary-precision arithmetic throughout (default: float64).")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="all cores",
               help="Processes that evaluate boxes on this machine (the result does not depend on it).")
@@ -74,7 +76,7 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,
-              bounds, precision, workers, scheduler, certificate, as_json, quiet) -> None:
+              bounds, neurons, precision, workers, scheduler, certificate, as_json, quiet) -> None:
     """Verified bounds [lower, upper] on the Lipschitz constant of MODEL on a region.
 
     The output uses |·| for one output or a combination, and the input norm for --output all.
@@ -102,8 +104,8 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
              f"lower {stats['lower']:.17g}  upper {stats['upper']:.17g}", quiet)
 
     result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit, max_boxes=max_boxes,
-                 strategy=strategy, bounds=bounds, precision=precision, workers=workers, scheduler=scheduler,
-                 progress=progress)
+                 strategy=strategy, bounds=bounds, neurons=neurons, precision=precision, workers=workers,
+                 scheduler=scheduler, progress=progress)
     if certificate:
         from verinet.certificate import lipschitz_certificate, write_certificate
 

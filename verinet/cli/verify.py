@@ -20,9 +20,13 @@ __all__ = ["verify"]
 @click.option("--result", "result_file", type=click.Path(dir_okay=False), help="Also write the result here.")
 @click.option("--coordinates", type=click.Choice(["raw", "normalized"]), default="normalized", show_default=True,
               help=".nnet files: coordinates of the property (VNN-LIB ACAS Xu properties are normalised).")
+@click.option("--bounds", type=click.Choice(["linear", "interval"]), default="linear", show_default=True,
+              help="Enclosures behind the proofs: sound linear back-substitution, or interval propagation.")
+@click.option("--neurons", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
+              help="Also split boxes on the sign of an unstable ReLU (auto), or on coordinates only (never).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def verify(model, prop, timeout, result_file, coordinates, as_json, quiet) -> None:
+def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_json, quiet) -> None:
     """Decide the VNN-LIB PROPERTY on MODEL: prints unsat, sat (with the counterexample), unknown or timeout.
 
     The first line is the answer; for sat the counterexample follows as ((X_0 v) ... (Y_0 v)), checked
@@ -49,7 +53,8 @@ def verify(model, prop, timeout, result_file, coordinates, as_json, quiet) -> No
              f"margin >= {stats['margin']:.6g}", quiet)
 
     # the budget includes reading the model and the property
-    res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01), progress=progress)
+    res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01),
+                        bounds="ibp" if bounds == "interval" else "linear", neurons=neurons, progress=progress)
     text = res.to_text()
     if result_file:
         try:
