@@ -30,15 +30,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import helpers  # noqa: E402
-from helpers import assert_iv_enclosed, hyp  # noqa: E402
+import helpers
+from helpers import assert_iv_enclosed, hyp
 
-import verinet.linear as VL  # noqa: E402
-from intervals.array import IntervalArray  # noqa: E402
-from verinet.backends import make_backend  # noqa: E402
-from verinet.linear import _LayerPrep, _relaxation, linear_objective_bounds, linear_propagate  # noqa: E402
-from verinet.network import Layer, Network  # noqa: E402
-from verinet.propagation import propagate  # noqa: E402
+import verinet.linear as VL
+from intervals.array import IntervalArray
+from verinet.backends import make_backend
+from verinet.linear import _LayerPrep, _relaxation, linear_objective_bounds, linear_propagate
+from verinet.network import Layer, Network
+from verinet.propagation import propagate
 
 INF = math.inf
 FMAX = float(np.finfo(np.float64).max)
@@ -279,7 +279,7 @@ def test_chord_lines_at_endpoints(act):
     pairs += [(min(a, b), max(a, b)) for a, b in zip(x[250:], y[250:])]
     lo = [a for a, _ in pairs]
     hi = [b for _, b in pairs]
-    layer, _, rx = lines_of(act, lo, hi)
+    _, _, rx = lines_of(act, lo, hi)
     for i, (l, u) in enumerate(pairs):
         sU, sL, tU, tL = (Fraction(float(v[0, i])) for v in (rx.sU, rx.sL, rx.kU, rx.kL))  # zero bias: k = t
         for z in (l, u):
