@@ -397,10 +397,11 @@ def lipschitz(
         32 hidden neurons (measured: 8-32-32-32-1 converged in 10 s with linear bounds, gap 0.91 after
         20 s with interval bounds), interval bounds otherwise.
     neurons : {"auto", "never"}
-        ``auto``: a box with few unstable ReLUs (at most the number of free coordinates + 1) is split on
-        the sign of one of them (its two parts cover the box; on each the neuron's derivative is exact and
-        its sign constraint tightens every later layer), otherwise on a coordinate. ``never``: coordinates
-        only, as in the paper's method.
+        ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
+        coordinates + 1 of them) is split on the sign of one — the earliest layer's widest — rather than
+        on a coordinate: its two parts cover the box, on each the neuron's derivative is exact, and its
+        sign constraint tightens every later layer (with linear bounds it also shrinks the box and may
+        prove the part empty). ``never``: coordinates only, as in the paper's method.
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
         (bounds, boxes, status, partition) is identical for any number of workers, except under a
@@ -494,7 +495,10 @@ def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
 #: a box with at most this many unstable ReLUs (or n + 1 for a region of n free coordinates, if more) is
 #: refined by fixing one of them (both signs) rather than by splitting a coordinate: interval chain rules
 #: overestimate at kinks however small the box is. In general position up to n kink surfaces meet at a
-#: point, so a smaller limit leaves the boxes around such points unrefinable (no convergence in 3-D+)
+#: point, so a smaller limit leaves the boxes around such points unrefinable (no convergence in 3-D+).
+#: With linear bounds every box with an unstable neuron is split on one: there a sign constraint also
+#: shrinks the box and can prove parts empty (measured: 8-32-32-1, r = 0.1, converged in 1,733 boxes
+#: instead of a gap of 0.27 after 145,000; with interval bounds fixing neurons early is 10–100× worse)
 _BRANCH_UNSTABLE = 2
 
 
@@ -514,7 +518,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
               if precision is None and exact_weights else None)
     kinked = ev.kinked
     branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0 and neurons == "auto"
-    branch_limit = max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1)
+    branch_limit = ev.n_kinked if ev.linear else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1)
 
     boxes = 0
     tried: set[bytes] = set()  # sign patterns whose piece was searched for a point

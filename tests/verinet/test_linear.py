@@ -7,7 +7,7 @@ networks with weights scaled to 2^±500 or to subnormals. At every sampled ratio
 up to 4 inputs) the exact pre-activations, outputs and objectives ``C y`` must lie in the enclosures,
 compared exactly (no tolerance). The enclosures must also lie inside the interval (IBP) ones, and be
 tighter on deeper networks (``test_tightness_*``, the only tests with an inequality that is not a
-soundness claim). Also: the compiled kernels against their pure-Python twins, sigmoid/tanh fallback, the
+soundness claim). Also: the compiled kernels against their pure-Python twins, networks mixing ReLU and sigmoid/tanh layers, the
 API (shapes, batches, ``IntervalArray`` boxes, errors) and one ACAS Xu network.
 """
 
@@ -374,7 +374,7 @@ def test_tightness_objective_vs_output_box():
 
 
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
-def test_smooth_layers_fall_back_soundly(act):
+def test_mixed_relu_and_smooth_layers_sound(act):
     rng = np.random.default_rng(8)
     spec = helpers.random_spec(rng, [3, 5, 4, 2], ["relu", act, "identity"])
     net = spec.build()
