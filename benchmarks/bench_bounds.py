@@ -14,8 +14,9 @@ fewer networks, one repeat). For each network and box size, on the *same* batch 
   OpenBLAS runs single-threaded unless ``--blas-threads N`` (or ``OPENBLAS_NUM_THREADS``) says otherwise.
 
 Networks: the three ACAS Xu networks of ``../shared/data/acasxu`` (ONNX, normalised inputs; boxes with
-random centres in [-0.4, 0.4]^5 and the given half-widths), and random ReLU networks (8–16 inputs, 2–4
-hidden layers of 16–64, weights N(0, 2/n_in) as exact floats; boxes with random centres N(0, 1)).
+random centres in [-0.4, 0.4]^5 and the given half-widths), random ReLU networks (8–16 inputs, 2–4
+hidden layers of 16–64, weights N(0, 2/n_in) as exact floats; boxes with random centres N(0, 1)), and a
+tanh and a sigmoid network (``unstable`` is only counted for ReLU networks).
 Every number is measured in this one run; the machine load is printed with the table because it is
 shared (timings on a loaded machine are pessimistic).
 """
@@ -71,13 +72,13 @@ def width(a) -> float:
         return float(np.mean(a.hi - a.lo))
 
 
-def random_relu(rng, sizes) -> Network:
+def random_net(rng, sizes, act: str = "relu") -> Network:
     layers = []
     for k in range(len(sizes) - 1):
         W = rng.standard_normal((sizes[k + 1], sizes[k])) * np.sqrt(2.0 / sizes[k])
         b = rng.standard_normal(sizes[k + 1]) * 0.1
-        layers.append(Layer.from_floats(W, b, "relu" if k < len(sizes) - 2 else "identity"))
-    return Network(tuple(layers), name="random " + "-".join(map(str, sizes)))
+        layers.append(Layer.from_floats(W, b, act if k < len(sizes) - 2 else "identity"))
+    return Network(tuple(layers), name=f"{act} " + "-".join(map(str, sizes)))
 
 
 def bench_case(name, net, lo, hi, repeats, C=None) -> dict:
@@ -86,8 +87,9 @@ def bench_case(name, net, lo, hi, repeats, C=None) -> dict:
     B = lo.shape[0]
     t_i, c_i, ibp = timed(lambda: propagate(backend, box), repeats)
     t_l, c_l, lin = timed(lambda: linear_propagate(backend, lo, hi), repeats)
-    row = {"name": name, "B": B, "w_i": width(ibp.output), "w_l": width(lin.output), "u_i": unstable(ibp),
-           "u_l": unstable(lin), "t_i": t_i / B, "t_l": t_l / B, "c_i": c_i / B, "c_l": c_l / B,
+    relu = net.piecewise_linear
+    row = {"name": name, "B": B, "w_i": width(ibp.output), "w_l": width(lin.output),
+           "u_i": unstable(ibp) if relu else None, "u_l": unstable(lin) if relu else None, "t_i": t_i / B, "t_l": t_l / B, "c_i": c_i / B, "c_l": c_l / B,
            "o_i": None, "o_l": None}
     if C is not None:
         row["o_i"] = float(np.mean((ibp.output.hi - ibp.output.lo) @ np.abs(C).T))  # width of C·[lo, hi]
@@ -112,7 +114,8 @@ def print_table(rows) -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
-        print(f"{r['name']:34} {r['B']:>4} | {r['w_i']:9.3g} {r['w_l']:9.3g} | {r['u_i']:8.1f} {r['u_l']:8.1f} | "
+        u_i, u_l = ("       -", "       -") if r["u_i"] is None else (f"{r['u_i']:8.1f}", f"{r['u_l']:8.1f}")
+        print(f"{r['name']:34} {r['B']:>4} | {r['w_i']:9.3g} {r['w_l']:9.3g} | {u_i} {u_l} | "
               f"{fmt_w(r['o_i'])} {fmt_w(r['o_l'])} | {fmt_t(r['t_i']):>11} {fmt_t(r['t_l']):>11} "
               f"{fmt_t(r['c_l']):>11} {fmt_t(r['t_o']) if 't_o' in r else '-':>11}")
 
@@ -144,11 +147,12 @@ def main(argv=None) -> int:
             for r in radii:
                 c = rng.uniform(-0.4, 0.4, (B, 5))
                 rows.append(bench_case(f"{name} r={r:g}", net, c - r, c + r, repeats, C))
-    shapes = [(8, 16, 16, 4), (12, 32, 32, 32, 4), (16, 64, 64, 64, 64, 4)]
+    shapes = [((8, 16, 16, 4), "relu"), ((12, 32, 32, 32, 4), "relu"), ((16, 64, 64, 64, 64, 4), "relu"),
+              ((4, 16, 16, 3), "tanh"), ((8, 32, 32, 4), "sigmoid")]
     if args.quick:
-        shapes = shapes[:2]
-    for sizes in shapes:
-        net = random_relu(rng, sizes)
+        shapes = [shapes[0], shapes[3]]
+    for sizes, act in shapes:
+        net = random_net(rng, sizes, act)
         for r in ((0.01, 0.1) if args.quick else (0.01, 0.05, 0.2)):
             c = rng.standard_normal((B, sizes[0]))
             rows.append(bench_case(f"{net.name} r={r:g}", net, c - r, c + r, repeats))

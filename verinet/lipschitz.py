@@ -31,18 +31,18 @@ from typing import Callable
 
 import numpy as np
 
+from intervals.array import IntervalArray
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import float_to_exact_str
-from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_from_bounds
-from intervals.array import IntervalArray
+from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Activation, Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
 from verinet.parallel import make_pool
-from verinet.propagation import LayerBounds, propagate, propagate_fixed
-from verinet.witness import piece_point
+from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed
 from verinet.region import Region
+from verinet.witness import piece_point
 
 __all__ = ["Status", "Leaf", "LipschitzResult", "lipschitz", "STRATEGIES"]
 
@@ -171,14 +171,8 @@ class _Evaluator:
         self.precision = 53 if precision is None else precision
         self.c = c
         self.norm = norm
-        # (layer, offset) of every layer whose activation has a kink; H = total such neurons
-        self.kinked = []
-        offset = 0
-        for k, L in enumerate(network.layers):
-            if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
-                self.kinked.append((k, offset, L.n_out))
-                offset += L.n_out
-        self.n_kinked = offset
+        # (layer, offset, width) of every layer whose activation has a kink; H = total such neurons
+        self.kinked, self.n_kinked = kinked_layout(network)
 
     def _override(self, bounds, fix):
         """Bounds whose pre-activations of fixed neurons are replaced by a point of the fixed sign, and
@@ -212,9 +206,7 @@ class _Evaluator:
         b = self.backend
         linear = self.linear and not np.array_equal(lo, hi)
         if fix is not None and fix.any() and b.name == "float64":
-            per_layer = [None] * len(b.network.layers)
-            for k, off, n in self.kinked:
-                per_layer[k] = fix[:, off:off + n]
+            per_layer = per_layer_signs(fix, self.kinked, len(b.network.layers))
             if linear:
                 r = linear_propagate_fixed(b, lo, hi, per_layer)
             else:

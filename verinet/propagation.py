@@ -15,7 +15,8 @@ import numpy as np
 from verinet.backends import make_backend
 from verinet.network import Network
 
-__all__ = ["LayerBounds", "SplitBounds", "clamp_signs", "propagate", "propagate_fixed", "output_bounds"]
+__all__ = ["LayerBounds", "SplitBounds", "clamp_signs", "kinked_layout", "per_layer_signs", "propagate", "propagate_fixed",
+           "output_bounds"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,27 @@ class SplitBounds:
 
     bounds: LayerBounds
     infeasible: np.ndarray
+
+
+def kinked_layout(network: Network) -> tuple[list[tuple[int, int, int]], int]:
+    """``(layer, offset, width)`` of every ReLU / leaky-ReLU layer in a flat numbering of their neurons,
+    and the number ``H`` of such neurons (the layout of flat sign vectors (B, H))."""
+    from verinet.network import Activation
+
+    kinked, offset = [], 0
+    for k, L in enumerate(network.layers):
+        if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
+            kinked.append((k, offset, L.n_out))
+            offset += L.n_out
+    return kinked, offset
+
+
+def per_layer_signs(F: np.ndarray, kinked, n_layers: int) -> list:
+    """Flat signs (B, H) as one entry per layer: views (B, n_k) for kinked layers, None for the others."""
+    fix = [None] * n_layers
+    for k, off, n in kinked:
+        fix[k] = F[:, off:off + n]
+    return fix
 
 
 def clamp_signs(z, fix: np.ndarray | None, dead: np.ndarray):

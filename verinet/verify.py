@@ -42,10 +42,10 @@ from intervals.rounding import float_down, float_nearest, float_up, to_fraction
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
+from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Activation, Layer, Network, _approx_activation, _approx_derivative
 from verinet.norms import sum_down
-from verinet.linear import linear_propagate, linear_propagate_fixed
-from verinet.propagation import output_bounds, propagate, propagate_fixed
+from verinet.propagation import kinked_layout, output_bounds, per_layer_signs, propagate, propagate_fixed
 from verinet.vnnlib import VnnlibProperty, format_counterexample
 
 __all__ = ["BallGeometry", "BoxGeometry", "OutputSpec", "SearchOutcome", "Verdict", "VerifyResult",
@@ -207,13 +207,7 @@ class _Enclosure:
         self.network = network
         self.backend = make_backend(network)
         self.linear = method != "ibp"
-        self.kinked = []
-        offset = 0
-        for k, L in enumerate(network.layers):
-            if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
-                self.kinked.append((k, offset, L.n_out))
-                offset += L.n_out
-        self.n_kinked = offset
+        self.kinked, self.n_kinked = kinked_layout(network)
         # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
         layers = network.layers
         self.influence = np.concatenate(
@@ -228,9 +222,7 @@ class _Enclosure:
             else:
                 b = propagate(self.backend, self.backend.box(L, H))
             return b.pre, b.output, np.zeros(len(L), dtype=bool)
-        fix = [None] * len(self.network.layers)
-        for k, off, n in self.kinked:
-            fix[k] = F[:, off:off + n]
+        fix = per_layer_signs(F, self.kinked, len(self.network.layers))
         r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
              else propagate_fixed(self.backend, L, H, fix))
         return r.bounds.pre, r.bounds.output, r.infeasible

@@ -812,4 +812,4 @@ def test_perf_benchmark_quick_runs():
     out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=180,
                          check=False, cwd=script.parents[1])
     assert out.returncode == 0, out.stderr
-    assert "width IBP" in out.stdout and "random 8-16-16-4" in out.stdout
+    assert "width IBP" in out.stdout and "relu 8-16-16-4" in out.stdout and "tanh 4-16-16-3" in out.stdout

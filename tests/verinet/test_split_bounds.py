@@ -27,6 +27,7 @@ from verinet.backends import make_backend  # noqa: E402
 from verinet.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
 from verinet.propagation import propagate_fixed  # noqa: E402
+
 from .test_linear import box_points, make_spec, net_case  # noqa: E402  (the same random networks)
 
 
