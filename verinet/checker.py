@@ -29,8 +29,9 @@ file) and the error types. Everything below is a small re-implementation with ``
   part of its box where some ReLUs are active or inactive), and recurse; a single leaf must equal its
   piece. Success proves the leaves cover the box, in ``O(N log² N · n)`` for balanced trees
   (branch-and-bound partitions are such trees, ``bisect-all`` included). The recorded box must contain
-  the region's bounding box. A leaf with fixed signs is bounded by the enclosure with those neurons'
-  slopes fixed (see ``_Quantity.enclosure``).
+  the region's bounding box. A leaf with fixed signs is bounded by the enclosure over its part: each
+  fixed pre-activation interval is intersected with its sign's closed half-line (exact), and the
+  neuron's slope is fixed (see ``_Quantity.enclosure``); a part proved empty bounds nothing.
 * **Lower bound**: the witness must lie in the region (exactly), and the smallest norm over the exact
   gradient enclosure at the point must be ≥ the claimed lower bound.
 * **Counterexamples**: the point must lie in the region and violate the property exactly.
@@ -453,7 +454,7 @@ class _Quantity:
         pre-activation at ``x`` is the same for ``f`` and ``f_P`` and lies in the box's intervals. The
         Lipschitz constant on a convex set is the essential supremum of ``‖∇f‖`` (Rademacher), so leaves that
         cover the box bound it. Implemented by replacing the fixed neuron's pre-activation interval by the
-        point ±1 for the chain rule only (values still propagate over the whole box).
+        point ±1 for the chain rule only.
 
         The pre-activation intervals are those of the part (see :func:`_propagate`): each fixed neuron's
         interval is intersected with its sign's half-line before later layers use it.

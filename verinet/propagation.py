@@ -15,8 +15,8 @@ import numpy as np
 from verinet.backends import make_backend
 from verinet.network import Network
 
-__all__ = ["LayerBounds", "SplitBounds", "clamp_signs", "kinked_layout", "per_layer_signs", "propagate", "propagate_fixed",
-           "output_bounds"]
+__all__ = ["LayerBounds", "SplitBounds", "clamp_signs", "kinked_layout", "output_bounds", "per_layer_signs",
+           "propagate", "propagate_fixed"]
 
 
 @dataclass(frozen=True)
