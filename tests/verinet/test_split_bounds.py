@@ -249,3 +249,33 @@ def test_piece_point_finds_a_sliver():
     # a piece that misses the box: x1 + x2 ≥ 3 on [0, 1]²
     far = Network((Layer.from_exact([["1", "1"]], ["-3"]), Layer.from_exact([["1"]], ["0"], "identity")))
     assert piece_point(far, np.zeros(2), np.ones(2), [np.array([1.0]), None]) is None
+
+
+@hyp(150)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 7), st.integers(1, 8),
+       st.sampled_from(["plain", "huge", "tiny", "cancel", "zero", "dzero"]))
+def test_farkas_lower_bound_is_below_the_exact_value(seed, n, q, kind):
+    """The rigorous lower bound of ``min_x Σ λ_i (a_i·x − d_i)`` never exceeds the exact value (rationals),
+    with magnitudes up to 2^±300, subnormal products, rows that cancel exactly, and ``zero``: terms of
+    mixed magnitudes whose total is ≈ 0, where every rounding error decides the sign."""
+    from verinet.linear import _farkas_lower
+
+    rng = np.random.default_rng(seed)
+    scale = {"plain": 1.0, "huge": 2.0**300, "tiny": 2.0**-540, "cancel": 1.0, "zero": 1.0, "dzero": 1e-9}[kind]
+    A = rng.standard_normal((1, q, n)) * scale * (10.0 ** rng.integers(-8, 9, (1, q, n)) if kind == "zero" else 1)
+    if kind == "cancel" and q >= 2:
+        A[0, 1] = -A[0, 0]
+    lam = rng.random((1, q)) * (10.0 ** rng.integers(-3, 4))
+    d = rng.standard_normal((1, q)) * (scale * 1e-3 if kind != "dzero" else 10.0 ** rng.integers(-8, 9, (1, q)))
+    lo = rng.uniform(-1, 0, (1, n))
+    hi = lo + rng.uniform(0, 1, (1, n))
+    if kind in ("zero", "dzero"):  # choose d₀ so that the float estimate of the minimum is 0
+        c = lam[0] @ A[0]
+        m = np.minimum(c * lo[0], c * hi[0]).sum()
+        d[0, 0] = (m - lam[0, 1:] @ d[0, 1:]) / lam[0, 0]
+    got = _farkas_lower(lam, A, d, lo, hi)[0]
+    exact = -sum(Fraction(float(l)) * Fraction(float(v)) for l, v in zip(lam[0], d[0]))
+    for j in range(n):
+        c = sum(Fraction(float(l)) * Fraction(float(a)) for l, a in zip(lam[0], A[0, :, j]))
+        exact += c * Fraction(float(lo[0, j] if c > 0 else hi[0, j]))
+    assert got == -np.inf or Fraction(float(got)) <= exact
