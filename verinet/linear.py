@@ -602,6 +602,8 @@ def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, 
             better = phi > best
             best = np.where(better, phi, best)
             best_lam = np.where(better[:, None], lam, best_lam)
+            if (best > 0).all():
+                break
             # ascent along the supergradient g: weight moves to the rows the minimiser violates
             lam = np.where(live, lam * np.exp(np.clip(4.0 * g / width, -30, 30)), 0.0)
             lam /= np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
