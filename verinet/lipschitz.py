@@ -514,6 +514,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
 
     boxes = 0
     tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
+    piecewise = network.piecewise_linear
     seq = itertools.count()
     heap: list = []  # (-bound, seq, node); seq makes entries unique and the order deterministic
     stuck: list[_Node] = []
@@ -629,7 +630,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 polish_node(node)
                 continue
             key = node.fix.tobytes()
-            if branch_neurons and node.n_unstable == 0 and node.fix.any() and key not in tried:
+            if branch_neurons and piecewise and node.n_unstable == 0 and node.fix.any() and key not in tried:
                 # one linear piece: its bound is exact if the part has a point; parts are often slivers
                 # that centres miss, so look for a point inside the piece (lower bounds stay rigorous:
                 # they come from enclosures at the points found)

@@ -49,8 +49,9 @@ def piece_point(network: Network, lo: np.ndarray, hi: np.ndarray, signs, *, iter
 
     ``signs``: one entry per layer, an array of ±1 per neuron for ReLU / leaky-ReLU layers, else None.
     Maximises ``t`` subject to ``g_i·x + t ≤ h_i`` (rows scaled to unit norm) and the box, by a
-    log-barrier method (Newton steps with a backtracking line search, barrier weight decreasing
-    tenfold per round); returns the point when ``t > 0``. Heuristic (float64).
+    log-barrier method (Newton steps with a backtracking line search, the barrier weight shrinking by
+    0.3 per step); returns the point when ``t > 0``. Piecewise-linear networks only (a smooth layer would
+    be read as the identity). Heuristic (float64).
     """
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
