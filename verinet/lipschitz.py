@@ -478,6 +478,8 @@ class _Node:
 
 def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
     """(layer, neuron, sign) of every fixed neuron, from the flat ``fix`` vector."""
+    if not fix.any():  # the common case; keeps building a large partition cheap
+        return ()
     out = []
     for k, off, n in kinked:
         for j in np.flatnonzero(fix[off:off + n]):
