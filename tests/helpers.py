@@ -291,6 +291,30 @@ def place_kinks(spec: NetSpec, x0, neurons) -> NetSpec:
     return new
 
 
+def kink_neurons(rng: np.random.Generator, spec: NetSpec, layers: int) -> list[tuple[int, int]]:
+    """Neurons to put a kink on: one or two in the first kinked hidden layer, one in each of the next
+    ``layers − 1`` kinked hidden layers (``(layer, neuron)``, sorted)."""
+    hidden = [k for k in range(len(spec.weights) - 1) if spec.activations[k] in ("relu", "leaky_relu")]
+    out = set()
+    for k in hidden[:layers]:
+        n = spec.weights[k].shape[0]
+        for i in rng.choice(n, size=min(n, 2 if k == hidden[0] else 1), replace=False):
+            out.add((k, int(i)))
+    return sorted(out)
+
+
+def kink_box(rng: np.random.Generator, c: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """A box at the point ``c`` (on kinks): the point itself, a box with ``c`` as a random corner, or a box
+    centred on ``c`` (half-widths about 0.01, at least 2^-20)."""
+    delta = np.abs(rng.standard_normal(len(c))) * 0.01 + 2.0**-20
+    if where == "point":
+        return c.copy(), c.copy()
+    if where == "corner":
+        s = rng.integers(0, 2, len(c)).astype(bool)
+        return np.where(s, c, c - delta), np.where(s, c + delta, c)
+    return c - delta, c + delta
+
+
 def _act(name: str, alpha: Fraction, z: Fraction) -> Fraction:
     if name == "relu":
         return z if z > 0 else Fraction(0)

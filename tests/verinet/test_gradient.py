@@ -176,16 +176,6 @@ def test_batched_gradient_and_jacobian(case):
 # --------------------------------------------------------------------------------------------------
 
 
-def _kink_neurons(rng, spec):
-    hidden = [k for k in range(len(spec.weights) - 1) if spec.activations[k] in ("relu", "leaky_relu")]
-    out = set()
-    for k in hidden[:3]:
-        n = spec.weights[k].shape[0]
-        for i in rng.choice(n, size=min(n, 2 if k == hidden[0] else 1), replace=False):
-            out.add((k, int(i)))
-    return sorted(out)
-
-
 @hyp(40)
 @given(net_case(), st.sampled_from(["point", "corner", "inside"]))
 def test_kink_points_every_one_sided_combination(case, where):
@@ -195,18 +185,11 @@ def test_kink_points_every_one_sided_combination(case, where):
         kind = "dyadic"  # biases that put a kink at a float point must be exact floats
     spec = make_spec(rng, sizes, acts, kind, alpha)
     x0 = helpers.dyadic_point(rng, sizes[0], bits=6)
-    kinks = _kink_neurons(rng, spec)
+    kinks = helpers.kink_neurons(rng, spec, 3)
     spec = helpers.place_kinks(spec, x0, kinks)
     net = spec.build()
     c = np.array([float(v) for v in x0])
-    delta = np.abs(rng.standard_normal(len(c))) * 0.01 + 2.0**-20
-    if where == "point":
-        lo, hi = c.copy(), c.copy()
-    elif where == "corner":
-        s = rng.integers(0, 2, len(c)).astype(bool)
-        lo, hi = np.where(s, c, c - delta), np.where(s, c + delta, c)
-    else:
-        lo, hi = c - delta, c + delta
+    lo, hi = helpers.kink_box(rng, c, where)
     output, cvec = coefficients(rng, sizes[-1])
     _, found = helpers.clarke_candidates(spec, x0, cvec)
     assert set(kinks) <= set(found)
@@ -301,7 +284,7 @@ def test_finite_difference_slopes_lie_in_enclosure(case, box_kind):
     spec = make_spec(rng, sizes, acts, kind, alpha)
     x0 = helpers.dyadic_point(rng, sizes[0], bits=6)
     if box_kind == "kink":
-        spec = helpers.place_kinks(spec, x0, _kink_neurons(rng, spec))
+        spec = helpers.place_kinks(spec, x0, helpers.kink_neurons(rng, spec, 3))
     net = spec.build()
     c = np.array([float(v) for v in x0])
     r = np.abs(rng.standard_normal(len(c))) * (1e-6 if box_kind == "small" else 0.5) + 2.0**-30

@@ -144,14 +144,7 @@ def test_kink_boxes(case, where):
     c = np.array([float(v) for v in x0])
     pre, _ = helpers.exact_forward(spec, x0)
     assert all(pre[k][i] == 0 for k, i in kinks)
-    delta = np.abs(rng.standard_normal(len(c))) * 0.01 + 2.0**-20
-    if where == "point":
-        lo, hi = c.copy(), c.copy()
-    elif where == "corner":
-        s = rng.integers(0, 2, len(c)).astype(bool)
-        lo, hi = np.where(s, c, c - delta), np.where(s, c + delta, c)
-    else:
-        lo, hi = c - delta, c + delta
+    lo, hi = helpers.kink_box(rng, c, where)
     check_net(spec, net, lo, hi, rng)
 
 

@@ -217,8 +217,8 @@ def test_l2_operator_norm_converges_for_mixed_sign_jacobian():
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("i", range(8))
-def test_random_networks_3_4_inputs_sound(i):
+def _case_3_4(i: int):
+    """Random network with 3 or 4 inputs and a unit box with dyadic corners (the rng goes on with the test)."""
     rng = np.random.default_rng(2000 + i)
     n = 3 + i % 2
     widths = [int(rng.integers(2, 9)) for _ in range(1 + i % 3)]
@@ -226,6 +226,12 @@ def test_random_networks_3_4_inputs_sound(i):
     net = network_from_spec(spec)
     lo = [F(int(rng.integers(-8, 9)), 8) - F(1, 2) for _ in range(n)]
     hi = [v + 1 for v in lo]
+    return rng, n, spec, net, lo, hi
+
+
+@pytest.mark.parametrize("i", range(8))
+def test_random_networks_3_4_inputs_sound(i):
+    rng, n, spec, net, lo, hi = _case_3_4(i)
     region = _box(lo, hi)
     pairs = []
     for _ in range(60):
@@ -255,13 +261,7 @@ def test_random_networks_3_4_inputs_sound(i):
 def test_random_networks_3_4_inputs_converge(i):
     """With neuron-sign branching the gap closes in 3 and 4 dimensions too; the converged bounds still
     pass the exact checks (finite differences below ``upper``, the witness gradient above ``lower``)."""
-    rng = np.random.default_rng(2000 + i)
-    n = 3 + i % 2
-    widths = [int(rng.integers(2, 9)) for _ in range(1 + i % 3)]
-    spec = random_spec(rng, n, widths, 2, kind=("dyadic", "decimal")[i % 2])
-    net = network_from_spec(spec)
-    lo = [F(int(rng.integers(-8, 9)), 8) - F(1, 2) for _ in range(n)]
-    hi = [v + 1 for v in lo]
+    rng, n, spec, net, lo, hi = _case_3_4(i)
     for norm, out in (("inf", 0), ("2", [1, -1])):
         r = lipschitz(net, _box(lo, hi), norm=norm, output=out, tol=1e-9, max_boxes=60_000)
         assert r.status is Status.CONVERGED and r.gap <= 1e-9, (i, norm, out, r.lower, r.upper, r.boxes)

@@ -100,33 +100,15 @@ def test_kink_boxes(case, where):
         kind = "dyadic"  # kinks at float points need biases that are exact floats: few-bit weights
     spec = make_spec(rng, sizes, acts, kind, alpha)
     x0 = helpers.dyadic_point(rng, sizes[0], bits=6)
-    kinks = _kink_neurons(rng, spec)
+    kinks = helpers.kink_neurons(rng, spec, 2)
     spec = helpers.place_kinks(spec, x0, kinks)
     net = spec.build()
     c = np.array([float(v) for v in x0])
     assert all(Fraction(v) == q for v, q in zip(c, x0))
     pre, _ = helpers.exact_forward(spec, x0)
     assert all(pre[k][i] == 0 for k, i in kinks)
-    delta = np.abs(rng.standard_normal(len(c))) * 0.01 + 2.0**-20
-    if where == "point":
-        lo, hi = c.copy(), c.copy()
-    elif where == "corner":
-        s = rng.integers(0, 2, len(c)).astype(bool)
-        lo, hi = np.where(s, c, c - delta), np.where(s, c + delta, c)
-    else:
-        lo, hi = c - delta, c + delta
+    lo, hi = helpers.kink_box(rng, c, where)
     check_box(spec, net, lo, hi, rng)
-
-
-def _kink_neurons(rng, spec):
-    """Up to three neurons (one or two in the first hidden layer, maybe one deeper) of hidden layers."""
-    hidden = [k for k in range(len(spec.weights) - 1) if spec.activations[k] in ("relu", "leaky_relu")]
-    out = set()
-    for k in hidden[:2]:
-        n = spec.weights[k].shape[0]
-        for i in rng.choice(n, size=min(n, 2 if k == hidden[0] else 1), replace=False):
-            out.add((k, int(i)))
-    return sorted(out)
 
 
 @hyp(20)
