@@ -37,7 +37,7 @@ from verinet.errors import QueryError
 from verinet.exactfmt import float_to_exact_str
 from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_from_bounds
 from verinet.linear import linear_propagate, linear_propagate_fixed
-from verinet.network import Activation, Network
+from verinet.network import Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
 from verinet.parallel import make_pool
 from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed

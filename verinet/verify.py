@@ -254,12 +254,6 @@ class _Enclosure:
         return count, cand
 
 
-def _bound_fn(network: Network, method: str):
-    """``(L, H) -> IntervalArray (B, m)``: a rigorous enclosure of the outputs over each box."""
-    enc = _Enclosure(network, method)
-    return lambda L, H: enc(L, H)[1]
-
-
 # --------------------------------------------------------------------------------------------------
 # input regions for the search
 
@@ -501,7 +495,7 @@ def search_spec(
 
     ``confirm(x)`` receives a float candidate (approximately unsafe) and must return a rigorously
     confirmed counterexample or None; ``deadline`` is a ``time.perf_counter()`` value. ``bounds`` is
-    ``"auto"``/``"linear"``/``"ibp"`` (see :func:`_bound_fn`). ``split`` chooses the coordinate to bisect:
+    ``"auto"``/``"linear"``/``"ibp"`` (see :class:`_Enclosure`). ``split`` chooses the coordinate to bisect:
     ``"multi<k>"`` (default ``multi4``): largest width × max |approximate gradient| of the bottleneck atom
     over the centre and ``k`` random points of the box; ``"gradient"``: at the centre only; ``"widest"``:
     largest width relative to the region's. (On ACAS Xu ``multi4`` needs 5–100× fewer boxes than the
