@@ -20,7 +20,7 @@ import helpers
 
 from intervals.rounding import float_down, float_up, to_fraction
 
-SEED_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "seed"
+SEED_DIR = Path(__file__).resolve().parents[1] / "data" / "seed"
 
 
 @pytest.fixture

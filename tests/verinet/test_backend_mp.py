@@ -23,7 +23,7 @@ from verinet.backends.mp import MPBackend
 from verinet.gradient import coefficient_vector, gradient_enclosure, gradient_from_bounds, jacobian_enclosure
 from verinet.propagation import output_bounds, propagate
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "data" / "seed"
+SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 
 
 # ------------------------------------------------------------------ exact oracles

@@ -32,7 +32,7 @@ from verinet.loaders import load_network, read_seed_query, save_network
 from verinet.region import Region
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
-SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "data" / "seed"
+SHARED_SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 
 _VALIDATOR = jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 

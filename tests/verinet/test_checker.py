@@ -28,7 +28,7 @@ from verinet.loaders import load_network, read_seed_query, save_network
 from verinet.region import Region
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 _VALIDATOR = jsonschema.Draft202012Validator(schema())
 
 

@@ -14,7 +14,7 @@ from verinet.info import ModelInfo
 from verinet.loaders import load_network
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 MODEL_SUFFIXES = (".nnet", ".onnx", ".json")
 
 

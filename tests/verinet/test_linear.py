@@ -35,7 +35,7 @@ from verinet.network import Layer, Network  # noqa: E402
 from verinet.propagation import LayerBounds, propagate  # noqa: E402
 
 INF = math.inf
-ACASXU = Path(__file__).resolve().parents[3] / "shared" / "data" / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
+ACASXU = Path(__file__).resolve().parents[1] / "data" / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
 
 
 # --------------------------------------------------------------------------------------------------

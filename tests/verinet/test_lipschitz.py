@@ -47,7 +47,7 @@ from oracle import (  # noqa: E402
 
 F = Fraction
 DATA = Path(__file__).resolve().parents[1] / "data" / "seed"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "seed"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "seed"
 NORMS = ("inf", "2", "1")
 TINY = 2.0 ** -511  # verinet.lipschitz stops below this: the constant is 0 to float64 resolution
 

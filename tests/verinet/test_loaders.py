@@ -29,7 +29,7 @@ from verinet.loaders._common import exact_str
 from verinet.network import Activation, InputDomain, Layer, Network
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 ACAS = SHARED / "acasxu" / "ACASXU_run2a_1_1_batch_2000"
 
 FC_NNET = DATA / "nnet" / "fc_2-2-3.nnet"

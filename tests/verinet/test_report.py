@@ -28,7 +28,7 @@ from verinet.region import Region
 from verinet.report import render_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 _VALIDATOR = jsonschema.Draft202012Validator(schema())
 PNG = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 

@@ -30,7 +30,7 @@ from verinet.verify import Verdict, build_spec, verify_vnnlib
 from verinet.vnnlib import parse_vnnlib
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 VNN = SHARED / "vnncomp_test"
 ACAS = SHARED / "acasxu"
 F = Fraction

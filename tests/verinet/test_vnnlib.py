@@ -26,7 +26,7 @@ from verinet.vnnlib import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[1] / "data"
 LOCAL_FILES = sorted(DATA.glob("*.vnnlib"))
 SHARED_FILES = sorted(SHARED.glob("**/*.vnnlib")) if SHARED.is_dir() else []
 
