@@ -17,7 +17,7 @@ Layout (schema version ``"1"``, JSON Schema in ``verinet/schemas/certificate.sch
 
     {"format": "verinet-certificate", "schema_version": "1", "kind": "lipschitz" | "local-robustness" | ...,
      "created": ISO-8601 UTC, "tool": {"name", "version"},
-     "model": {"file", "format", "sha256", "name", "inputs", "outputs", "load_options"},
+     "model": {"file", "format", "sha256", "name", "inputs", "outputs", "load_options", "path"},
      "semantics": "exact real arithmetic on the weights as written in the model file",
      "query": {...}, "claim": {...}, "statistics": {...}, "environment": {...}, "evidence": {...},
      "history": [[seconds, boxes, lower, upper], ...]}
@@ -122,6 +122,8 @@ def _model_section(network) -> dict:
         "inputs": network.n_inputs,
         "outputs": network.n_outputs,
         "load_options": _load_options(network),
+        # where the model was read from: the checker looks there when it is not next to the certificate
+        "path": os.path.abspath(network.source),
     }
 
 
@@ -579,6 +581,8 @@ def load_certificate(path) -> dict:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CertificateError(f"{p}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise CertificateError(f"{p}: JSON nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CertificateError(f"{p}: not a verinet certificate (expected \"format\": \"{FORMAT}\")")
     return doc

@@ -3,7 +3,7 @@
 Nothing here uses verinet's bound propagation, gradient, norm or interval code (``intervals``,
 ``verinet.propagation``, ``verinet.gradient``, ``verinet.norms``, ``verinet.backends``). The only shared
 pieces are the model reader (``verinet.loaders.load_network``, for the exact weights as written in the
-file) and the error types. Everything below is a small re-implementation with ``fractions.Fraction``:
+file), the parser of exact number literals (``verinet.exactfmt.parse_exact``) and the error types. Everything below is a small re-implementation with ``fractions.Fraction``:
 
 * **Interval propagation** (Moore, Kearfott & Cloud, *Introduction to Interval Analysis*, Thm 5.1): for a
   point weight ``w`` and an interval ``[l, u]``, ``w·[l, u] = [w·l, w·u]`` if ``w ≥ 0`` else ``[w·u, w·l]``
@@ -53,11 +53,14 @@ from pathlib import Path
 
 import numpy as np
 
-from verinet.errors import CertificateError, ModelFormatError
+from verinet.errors import CertificateError, ModelFormatError, NumberFormatError
+from verinet.exactfmt import parse_exact
 
 __all__ = ["CheckResult", "check_certificate"]
 
 _ZERO = Fraction(0)
+#: why a Lipschitz search stopped (``verinet.lipschitz.Status``); every one leaves [lower, upper] sound
+_LIPSCHITZ_STATUSES = ("converged", "time_limit", "box_limit", "resolution")
 _ONE = Fraction(1)
 
 
@@ -118,9 +121,9 @@ def _q(value, where: str) -> Fraction:
     if not isinstance(value, str):
         raise CertificateError(f"malformed certificate: {where} must be an exact decimal string, got {value!r}")
     try:
-        return Fraction(value.strip())
-    except (ValueError, ZeroDivisionError):
-        raise CertificateError(f"malformed certificate: {where} is not an exact number ({value[:40]!r})") from None
+        return parse_exact(value, "", float_range=False)
+    except NumberFormatError as exc:
+        raise CertificateError(f"malformed certificate: {where} is not an exact number ({exc})") from None
 
 
 def _qvec(value, n: int | None, where: str) -> list[Fraction]:
@@ -715,6 +718,10 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     if norm not in ("inf", "2", "1"):
         raise CertificateError(f"malformed certificate: unknown norm {norm!r}")
     quantity = _Quantity(layers, norm, _get(cert, "query.output", dict), n)
+    status = _get(cert, "claim.status", str)
+    if status not in _LIPSCHITZ_STATUSES:
+        raise CertificateError(f"malformed certificate: unknown claim.status {status[:40]!r} (one of "
+                               f"{', '.join(_LIPSCHITZ_STATUSES)})")
     lower = _q(_get(cert, "claim.lower"), "claim.lower")
     upper = _q(_get(cert, "claim.upper"), "claim.upper")
     if lower > upper:
@@ -880,15 +887,25 @@ def _check_robustness(cert: dict, layers: list[_ExactLayer], n: int, sample, see
 
 # ============================================================================================ entry point
 def _resolve_model(cert: dict, model_path, base: Path) -> Path:
+    """The model file: ``model_path``, else ``model.file`` next to the certificate, else ``model.path``
+    (where the model was read from, relative to the certificate's folder). The SHA-256 is checked later."""
     if model_path is not None:
         return Path(os.fspath(model_path))
     name = _get(cert, "model.file", str)
     if not name or name != Path(name).name or name in (".", ".."):
         raise CertificateError(f"malformed certificate: model.file must be a bare file name, got {name!r}")
-    p = base / name
-    if not p.exists():
-        raise ModelFormatError(f"model file not found: {p} (give the model path with --model)")
-    return p
+    tried = [base / name]
+    recorded = cert["model"].get("path")
+    if isinstance(recorded, str) and recorded:
+        tried.append(base / recorded)  # absolute as recorded (relative paths: from the certificate's folder)
+    for p in tried:
+        try:
+            if p.is_file():
+                return p
+        except (OSError, ValueError):
+            continue
+    raise ModelFormatError(f"model file not found (looked for {' and '.join(map(str, tried))}); "
+                           "give the model path with --model")
 
 
 def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0) -> CheckResult:

@@ -1,11 +1,95 @@
-"""Exact decimal formatting of rationals and floats (for JSON output and certificates)."""
+"""Exact decimal text of rationals and floats, both ways: formatting (JSON output, certificates) and the
+one parser of numbers written as text that every entry point uses (options, boxes, model files,
+certificates, VNN-LIB properties).
+
+:func:`parse_exact` keeps a literal's *decimal* meaning (``"0.1"`` is 1/10, not the nearest float) and
+refuses, with one clear line, what would make the exact arithmetic behind it explode: exponents beyond
+:data:`MAX_EXPONENT` (``1e99999999`` would build a hundred-million-digit integer) and literals longer
+than :data:`MAX_LENGTH` characters.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
-__all__ = ["fraction_to_str", "float_to_exact_str", "str_to_fraction"]
+from verinet.errors import NumberFormatError
+
+__all__ = ["MAX_EXPONENT", "MAX_LENGTH", "fraction_to_str", "float_to_exact_str", "parse_exact"]
+
+#: Largest ``|e|`` accepted in a decimal exponent (float64 spans about 1e-324 .. 1e308).
+MAX_EXPONENT = 10_000
+#: Longest number literal accepted, in characters (a float64 needs at most 767 significant digits).
+MAX_LENGTH = 20_000
+#: Largest magnitude of a number that must fit a float64 (model weights, regions, property bounds).
+FLOAT_MAX = Fraction(sys.float_info.max)
+
+_DECIMAL_RE = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
+_RATIO_RE = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
+_NONFINITE = frozenset({"nan", "inf", "infinity"})
+
+
+def parse_exact(text: str, what: str = "value", *, float_range: bool = True) -> Fraction:
+    """Exact value of a number written as text: a decimal (``"-0.25"``, ``"1e-3"``, ``".5"``, ``"3."``)
+    or a ratio of integers (``"1/3"``).
+
+    Parameters
+    ----------
+    text : str
+        The literal; surrounding white space is ignored.
+    what : str
+        What the number is (an option, a file and entry), named in the error message.
+    float_range : bool
+        Also refuse magnitudes beyond the largest float64 (every analysed quantity is enclosed in
+        float64 intervals, so such a number could only turn into an overflow deep inside).
+
+    Raises
+    ------
+    NumberFormatError
+        Not a number, NaN or infinite, exponent beyond ``±MAX_EXPONENT``, longer than ``MAX_LENGTH``
+        characters, or (``float_range``) beyond the float64 range. A ``ValueError``.
+
+    Examples
+    --------
+    >>> parse_exact("0.1"), parse_exact("-3/4"), parse_exact("1e-3")
+    (Fraction(1, 10), Fraction(-3, 4), Fraction(1, 1000))
+    >>> parse_exact("1e99999999", "--radius")
+    Traceback (most recent call last):
+    verinet.errors.NumberFormatError: --radius: exponent of '1e99999999' is beyond ±10000
+    """
+    pre = f"{what}: " if what else ""
+    if not isinstance(text, str):
+        raise NumberFormatError(f"{pre}expected a number as text, got {type(text).__name__}")
+    s = text.strip()
+    if len(s) > MAX_LENGTH:
+        raise NumberFormatError(f"{pre}number literal of {len(s)} characters (at most {MAX_LENGTH})")
+    if s.lower().lstrip("+-") in _NONFINITE:
+        raise NumberFormatError(f"{pre}{s!r} is not finite (NaN and infinite numbers are not allowed)")
+    m = _DECIMAL_RE.fullmatch(s)
+    if m is not None and (m.group(2) or m.group(3)):
+        sign, whole, frac, exp = m.groups()
+        frac = frac or ""
+        e = int(exp) if exp is not None else 0
+        if abs(e) > MAX_EXPONENT:
+            raise NumberFormatError(f"{pre}exponent of {_short(s)} is beyond ±{MAX_EXPONENT}")
+        value = int(whole + frac or "0") * Fraction(10) ** (e - len(frac))
+        value = -value if sign == "-" else value
+    else:
+        m = _RATIO_RE.fullmatch(s)
+        if m is None:
+            raise NumberFormatError(f"{pre}{_short(s)} is not a number")
+        if int(m.group(2)) == 0:
+            raise NumberFormatError(f"{pre}{_short(s)} divides by zero")
+        value = Fraction(int(m.group(1)), int(m.group(2)))
+    if float_range and abs(value) > FLOAT_MAX:
+        raise NumberFormatError(f"{pre}{_short(s)} is beyond the float64 range (about ±1.8e308)")
+    return value
+
+
+def _short(s: str, limit: int = 40) -> str:
+    return repr(s if len(s) <= limit else s[:limit] + "…")
 
 
 def decimal_parts(q) -> tuple[int, int, int] | None:
@@ -76,7 +160,3 @@ def float_to_exact_str(x: float) -> str:
         return str(x)
     return format(Decimal(x), "f")
 
-
-def str_to_fraction(s: str) -> Fraction:
-    """Inverse of :func:`fraction_to_str` (accepts decimals, scientific notation and ``p/q``)."""
-    return Fraction(s.strip())

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from verinet.backends import make_backend
+from verinet.errors import QueryError
 from verinet.network import Network
 from verinet.propagation import LayerBounds, propagate
 
@@ -42,7 +43,7 @@ def coefficient_vector(network: Network, output=0) -> np.ndarray:
     if isinstance(output, (int, np.integer)):
         k = int(output)
         if not 0 <= k < m:
-            raise ValueError(f"output index {k} out of range: the network has {m} outputs (0..{m - 1})")
+            raise QueryError(f"output index {k} out of range: the network has {m} outputs (0..{m - 1})")
         c = np.zeros(m)
         c[k] = 1.0
         return c
@@ -50,13 +51,13 @@ def coefficient_vector(network: Network, output=0) -> np.ndarray:
 
     vals = list(output)
     if len(vals) != m:
-        raise ValueError(f"coefficient vector has {len(vals)} entries, the network has {m} outputs")
+        raise QueryError(f"coefficient vector has {len(vals)} entries, the network has {m} outputs")
     c = np.empty(m)
     for i, v in enumerate(vals):
         q = to_fraction(v)
         f = float(q)
         if to_fraction(f) != q:
-            raise ValueError(f"coefficient {v!r} is not exactly a float64 number; scale the combination")
+            raise QueryError(f"coefficient {v!r} is not exactly a float64 number; scale the combination")
         c[i] = f
     return c
 

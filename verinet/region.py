@@ -15,21 +15,35 @@ import numpy as np
 
 from intervals.rounding import float_down, float_up, to_fraction
 from verinet.errors import QueryError
+from verinet.exactfmt import FLOAT_MAX, parse_exact
 from verinet.norms import canonical_norm
 
 __all__ = ["Region"]
 
 
+def _exact(v, what: str) -> Fraction:
+    """Exact value of a number or of its text (one parser with size limits for all text: ``parse_exact``)."""
+    if isinstance(v, str):
+        return parse_exact(v, what)
+    try:
+        return to_fraction(v)
+    except (ValueError, TypeError) as exc:
+        raise QueryError(f"{what}: {exc}") from None
+
+
 def _exact_list(values, what: str) -> tuple[Fraction, ...]:
-    out = []
-    for i, v in enumerate(np.asarray(values, dtype=object).reshape(-1)):
-        try:
-            out.append(to_fraction(v))
-        except (ValueError, TypeError) as exc:
-            raise QueryError(f"{what}[{i}]: {exc}") from None
+    out = tuple(_exact(v, f"{what}[{i}]") for i, v in enumerate(np.asarray(values, dtype=object).reshape(-1)))
     if not out:
         raise QueryError(f"{what} is empty")
-    return tuple(out)
+    return out
+
+
+def _in_float_range(lo: tuple[Fraction, ...], hi: tuple[Fraction, ...]) -> None:
+    """Every analysed box is a float64 box: a region beyond the float64 range cannot be enclosed."""
+    for name, vals in (("lower", lo), ("upper", hi)):
+        for i, v in enumerate(vals):
+            if abs(v) > FLOAT_MAX:
+                raise QueryError(f"region: {name}[{i}] = {float(v):.3g} is beyond the float64 range")
 
 
 @dataclass(frozen=True)
@@ -62,19 +76,21 @@ class Region:
         for i, (a, b) in enumerate(zip(lo, hi)):
             if a > b:
                 raise QueryError(f"inverted box: lower[{i}] = {a} > upper[{i}] = {b}")
+        _in_float_range(lo, hi)
         return cls("box", lo, hi)
 
     @classmethod
     def ball(cls, center: Sequence, radius, norm="inf") -> "Region":
         """The closed ball of ``radius > 0`` around ``center`` in the l∞, l2 or l1 norm."""
         c = _exact_list(center, "center")
-        try:
-            r = to_fraction(radius)
-        except (ValueError, TypeError) as exc:
-            raise QueryError(f"radius: {exc}") from None
+        r = _exact(radius, "radius")
         if r <= 0:
             raise QueryError(f"radius must be > 0, got {radius}")
-        p = canonical_norm(norm)
+        try:
+            p = canonical_norm(norm)
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
+        _in_float_range(tuple(x - r for x in c), tuple(x + r for x in c))
         if p == "inf":
             return cls("box", tuple(x - r for x in c), tuple(x + r for x in c), c, r, p)
         return cls("ball", tuple(x - r for x in c), tuple(x + r for x in c), c, r, p)

@@ -400,7 +400,8 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     sentence = lipschitz_statement(norm, q.get("output", {}), _up(U), _down(L))
     status = claim.get("status", "?")
     tone = "ok" if status == "converged" else "warn"
-    doc.callout(f"**Certified:** {_down(L)} ≤ Lipschitz constant ≤ {_up(U)}  ({_STATUS.get(status, status)}).", tone)
+    claim_text = f"{_down(L)} ≤ Lipschitz constant ≤ {_up(U)}  ({_STATUS.get(status, status)})."
+    doc.callout(*_banner(check, "Certified:", claim_text, tone))
     doc.h2("The claim")
     doc.p(sentence)
     gap = (Fraction(U) - Fraction(L)) / Fraction(U) if Fraction(U) > 0 else Fraction(0)
@@ -456,10 +457,30 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     _plots(doc, cert, mpl)
 
 
-def _check_block(doc: _Doc, check) -> None:
+def _banner(check, title: str, claim: str, tone: str) -> tuple[str, str]:
+    """The headline: the claim as certified only when the exact checker accepted it.
+
+    A review document never says more than the checker: a rejected certificate reads "NOT VALID" with the
+    checker's reason, an unchecked one "not checked" with why.
+    """
+    if isinstance(check, str):
+        return f"**Not checked** ({check}). The certificate claims: {claim}", "warn"
     if check is None:
-        return
+        return f"**Not checked** by the exact checker. The certificate claims: {claim}", "warn"
+    if not check.valid:
+        return f"**NOT VALID:** {check.reason}. The certificate claims (rejected): {claim}", "bad"
+    if check.sampled:
+        return f"**{title}** {claim} (exact check of a sample only: {check.reason})", "warn"
+    return f"**{title}** {claim}", tone
+
+
+def _check_block(doc: _Doc, check) -> None:
     doc.h2("Independent check")
+    if check is None or isinstance(check, str):
+        why = check or "no check was run"
+        doc.callout(f"Not checked ({why}). Run `verinet check CERTIFICATE` (with `--model` when the model file "
+                    "is elsewhere) before relying on the claim.", "warn")
+        return
     if check.valid:
         doc.callout(f"The exact checker reports: **{check.reason}** ({check.checked_leaves} of "
                     f"{check.total_leaves} leaves re-verified).", "warn" if check.sampled else "ok")
@@ -505,7 +526,7 @@ def _robustness(doc: _Doc, cert: dict, mpl, check) -> None:
     from verinet.certificate import _robustness_statement
 
     # the sentence is rebuilt from the query, never copied from the document's own prose
-    doc.callout(f"**Verdict: {verdict}.** {_robustness_statement(cert['kind'], prop, verdict)}", tone)
+    doc.callout(*_banner(check, f"Verdict: {verdict}.", _robustness_statement(cert["kind"], prop, verdict), tone))
     doc.h2("What was analysed")
     doc.table(_model_rows(cert) + [
         ("Region", _region_text(q["region"])),
@@ -543,8 +564,10 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
     ----------
     fmt : {"md", "html"}
         Markdown, or a self-contained HTML page (plots embedded as base64 PNGs).
-    check : CheckResult, optional
-        A result of :func:`verinet.checker.check_certificate` to include.
+    check : CheckResult or str, optional
+        A result of :func:`verinet.checker.check_certificate` of this certificate, or why there is none
+        (e.g. ``"model file not available"``). Only a valid result lets the report say "Certified"; an
+        invalid one makes it say "NOT VALID" with the checker's reason; without one it says "Not checked".
     plot_dir : path, optional
         Markdown only: write the plots there as ``{plot_prefix}-{name}.png`` and link them; by default
         they are embedded as data URIs.

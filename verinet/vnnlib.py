@@ -35,8 +35,8 @@ from fractions import Fraction
 from numbers import Rational
 from typing import Iterable, Sequence
 
-from verinet.errors import PropertyFormatError, QueryError
-from verinet.exactfmt import decimal_parts, fixed_point
+from verinet.errors import NumberFormatError, PropertyFormatError, QueryError
+from verinet.exactfmt import decimal_parts, fixed_point, parse_exact
 
 __all__ = [
     "LinearConstraint",
@@ -49,12 +49,13 @@ __all__ = [
 
 #: Largest number of DNF disjuncts :func:`parse_vnnlib` builds before giving up with an error.
 MAX_DNF_SIZE = 100_000
+#: Deepest nesting of parentheses :func:`parse_vnnlib` accepts (properties in use nest a handful deep).
+MAX_DEPTH = 256
 
 _NUMBER_RE = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
 _VAR_RE = re.compile(r"(X|Y)_(0|[1-9]\d*)")
 _IDENT_RE = re.compile(r"[A-Za-z_~!@$%^&*+=<>.?/-][A-Za-z0-9_~!@$%^&*+=<>.?/-]*")
 _TOKEN_RE = re.compile(r"\(|\)|[^\s()]+")
-_MAX_EXPONENT = 10_000
 _NONFINITE = frozenset({"inf", "infinity", "nan"})
 _IGNORED_COMMANDS = frozenset({"check-sat", "get-model", "set-logic", "set-info", "set-option", "exit"})
 
@@ -76,7 +77,7 @@ def _exact(v: object, what: str = "value") -> Fraction:
             raise ValueError(f"{what}: {v!r} is not a finite number")
         return Fraction(v)
     if isinstance(v, str):
-        q = _parse_decimal(v.strip())
+        q = _parse_decimal(v.strip(), what)
         if q is None:
             raise ValueError(f"{what}: {v!r} is not a decimal number")
         return q
@@ -90,20 +91,16 @@ def _exact(v: object, what: str = "value") -> Fraction:
     raise TypeError(f"{what}: cannot use {type(v).__name__} as an exact number")
 
 
-def _parse_decimal(text: str) -> Fraction | None:
-    """Exact value of a decimal literal (``-0.5``, ``1e-05``, ``.5``, ``3.``), or None if it is not one."""
+def _parse_decimal(text: str, what: str = "") -> Fraction | None:
+    """Exact value of a decimal literal (``-0.5``, ``1e-05``, ``.5``, ``3.``), or None if it is not one.
+
+    Raises :class:`~verinet.errors.NumberFormatError` for a decimal beyond the limits of
+    :func:`verinet.exactfmt.parse_exact` (exponent, length, float64 range).
+    """
     m = _NUMBER_RE.fullmatch(text)
-    if m is None:
+    if m is None or not (m.group(2) or m.group(3)):
         return None
-    sign, whole, frac, exp = m.groups()
-    frac = frac or ""
-    if not whole and not frac:
-        return None
-    e = int(exp) if exp is not None else 0
-    if abs(e) > _MAX_EXPONENT:
-        return None
-    value = Fraction(int(whole + frac or "0")) * Fraction(10) ** (e - len(frac))
-    return -value if sign == "-" else value
+    return parse_exact(text, what)
 
 
 def _decimal_text(q: Fraction) -> str:
@@ -281,6 +278,8 @@ class _Reader:
             line = raw if semi < 0 else raw[:semi]
             for tok in _TOKEN_RE.findall(line):
                 if tok == "(":
+                    if len(stack) >= MAX_DEPTH:
+                        raise self.error(f"expressions nested deeper than {MAX_DEPTH} levels", lineno)
                     stack.append(_List(lineno))
                 elif tok == ")":
                     if not stack:
@@ -336,7 +335,10 @@ class _Builder:
             t = node.text
             if t in self.declared:
                 return {self.declared[t]: Fraction(1)}, Fraction(0)
-            q = _parse_decimal(t)
+            try:
+                q = _parse_decimal(t)
+            except NumberFormatError as exc:
+                raise self.reader.error(str(exc), node.line) from None
             if q is not None:
                 return {}, q
             if t[0].isdigit() or (t[0] in "+-." and len(t) > 1) or t.lower().lstrip("+-") in _NONFINITE:

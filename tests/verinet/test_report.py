@@ -164,9 +164,13 @@ def test_robustness_report(tmp_path):
              "property": {"type": "classification", "label": 0}}
     cert = valid_schema(robustness_certificate("local-robustness", query, "falsified",
                                                {"counterexample": {"point": ["0.4", "0.5"]}}, net))
+    check = check_certificate(cert)  # finds the model where it was read from
+    assert check.valid
     for fmt in ("md", "html"):
-        text = render_report(cert, fmt)
+        text = render_report(cert, fmt, check=check)
         assert "Verdict: falsified" in text and "Counterexample" in text and cert["model"]["sha256"] in text
+        unchecked = render_report(cert, fmt)
+        assert "Verdict: falsified" not in unchecked and "Not checked" in unchecked
 
 
 def test_malformed_certificate_is_refused(random01):

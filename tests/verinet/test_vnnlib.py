@@ -332,7 +332,7 @@ BOX = box_text([("0", "1")])
         (HEADER_1_1 + BOX + "(assert (<= Y_0 #x1F))", "non-numeric literal '#x1F'"),
         (HEADER_1_1 + BOX + "(assert (<= Y_0 -inf))", "non-numeric literal '-inf'"),
         (HEADER_1_1 + BOX + "(assert (<= Y_0 nan))", "non-numeric literal 'nan'"),
-        (HEADER_1_1 + BOX + "(assert (<= Y_0 1e99999))", "non-numeric literal"),
+        (HEADER_1_1 + BOX + "(assert (<= Y_0 1e99999))", "exponent of '1e99999' is beyond"),
         (HEADER_1_1 + "(assert (<= X_0 1)) (assert (<= Y_0 0))", "input X_0 has no lower bound"),
         (HEADER_1_1 + "(assert (>= X_0 1)) (assert (<= Y_0 0))", "input X_0 has no upper bound"),
         (HEADER_1_1 + "(assert (<= Y_0 0))", "input X_0 has no lower bound"),

@@ -50,7 +50,9 @@ def make_backend(network: "Network", precision: int | None = None):
 
         return Float64Backend(network)
     if int(precision) < 24:
-        raise ValueError(f"precision must be at least 24 bits, got {precision}")
+        from verinet.errors import QueryError
+
+        raise QueryError(f"precision must be at least 24 bits, got {precision}")
     from verinet.backends.mp import MPBackend
 
     return MPBackend(network, int(precision))

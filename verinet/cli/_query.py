@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,23 +18,33 @@ import numpy as np
 
 from intervals.rounding import to_fraction
 from verinet.errors import QueryError
+from verinet.exactfmt import parse_exact
 from verinet.region import Region
 
 __all__ = ["domain_region", "load_model", "parse_box_file", "parse_center", "parse_index", "parse_number"]
 
 _FILE_SUFFIXES = (".npy", ".json", ".txt", ".csv")
+_SEPARATORS = re.compile(r"\s*[,;]\s*|\s+")
+_NUMBER_LIST = re.compile(r"[\s0-9.,;eE+\-/]+")
 
 
 def parse_number(text, what: str = "value") -> Fraction:
     """Exact rational value of a decimal string (``"1e-3"``, ``"-0.25"``, ``"1/3"``) or a number.
 
+    Text goes through :func:`verinet.exactfmt.parse_exact` (the one parser, with its limits on exponent
+    and length); floats (from ``.npy`` files) are their exact binary values.
+
     >>> parse_number("0.1")
     Fraction(1, 10)
     """
+    if isinstance(text, str):
+        return parse_exact(text, what)
+    if isinstance(text, (bool, np.bool_)) or not isinstance(text, (int, float, Fraction, np.integer, np.floating)):
+        raise QueryError(f"{what}: {text!r} is not a number")
     try:
-        return to_fraction(text.strip() if isinstance(text, str) else text)
+        return to_fraction(text)
     except (ValueError, TypeError):
-        raise QueryError(f"{what}: {text!r} is not a number") from None
+        raise QueryError(f"{what}: {text!r} is not a finite number") from None
 
 
 def parse_index(text, what: str = "index") -> int:
@@ -57,22 +68,48 @@ def _entries(values, what: str) -> tuple[Fraction, ...]:
     return out
 
 
-def _split_text(text: str) -> list[str]:
-    return [t for t in text.replace(",", " ").replace(";", " ").split() if t]
+def _split_text(text: str, what: str) -> list[str]:
+    """Fields separated by commas, semicolons or white space; an empty field is an error, not skipped."""
+    s = text.strip()
+    if not s:
+        return []
+    fields = _SEPARATORS.split(s)
+    for i, f in enumerate(fields):
+        if not f:
+            raise QueryError(f"{what}: field {i} is empty (two separators in a row, or one at an end)")
+    return fields
 
 
 def _load_json(path: Path):
     try:
-        # parse_float/parse_int receive the literal text: keep its exact decimal value
-        return json.loads(path.read_text(), parse_float=Fraction, parse_int=Fraction)
+        # parse_float/parse_int receive the literal text: parse_number keeps its exact decimal value
+        return json.loads(path.read_text(), parse_float=str, parse_int=str, parse_constant=_no_constant)
     except (OSError, UnicodeDecodeError) as exc:
         raise QueryError(f"cannot read {path}: {exc}") from None
+    except RecursionError:
+        raise QueryError(f"{path}: JSON nested too deeply") from None
     except (json.JSONDecodeError, ValueError) as exc:
         raise QueryError(f"{path}: not valid JSON ({exc})") from None
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed (NaN and infinite numbers are not allowed)")
+
+
+def _is_number_list(s: str) -> bool:
+    return _NUMBER_LIST.fullmatch(s) is not None
+
+
+def _names_file(path: Path) -> bool:
+    """Whether ``path`` is an existing file; False for text the OS cannot take as a name (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _read_vector_file(path: Path, what: str) -> tuple[Fraction, ...]:
-    if not path.is_file():
+    if not _names_file(path):
         raise QueryError(f"{what} file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -100,7 +137,7 @@ def _read_vector_file(path: Path, what: str) -> tuple[Fraction, ...]:
     except (OSError, UnicodeDecodeError) as exc:
         raise QueryError(f"cannot read {path}: {exc}") from None
     lines = [ln.split("#", 1)[0] for ln in text.splitlines()]
-    return _entries(_split_text(" ".join(lines)), what)
+    return _entries(_split_text(" ".join(lines), f"{path}"), what)
 
 
 def parse_center(text, what: str = "center") -> tuple[Fraction, ...]:
@@ -128,10 +165,12 @@ def parse_center(text, what: str = "center") -> tuple[Fraction, ...]:
     s = str(text).strip()
     if not s:
         raise QueryError(f"{what} is empty")
+    if _is_number_list(s):  # numbers, however long (never probed as a file name)
+        return _entries(_split_text(s, what), what)
     path = Path(os.path.expanduser(s))
-    if path.suffix.lower() in _FILE_SUFFIXES or path.is_file():
+    if path.suffix.lower() in _FILE_SUFFIXES or _names_file(path):
         return _read_vector_file(path, what)
-    return _entries(_split_text(s), what)
+    return _entries(_split_text(s, what), what)
 
 
 def parse_box_file(path) -> Region:
@@ -146,7 +185,7 @@ def parse_box_file(path) -> Region:
         Missing file, invalid JSON, missing keys, lengths that differ, inverted bounds.
     """
     p = Path(os.fspath(path))
-    if not p.is_file():
+    if not _names_file(p):
         raise QueryError(f"box file not found: {p}")
     data = _load_json(p)
     if not isinstance(data, dict):

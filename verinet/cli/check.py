@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import click
 
-from verinet.cli._common import CONTEXT_SETTINGS, EXIT_CHECK_FAILED, emit_json
+from verinet.cli._common import CONTEXT_SETTINGS, EXIT_CHECK_FAILED, big_file, emit_json, info
 
 __all__ = ["check"]
 
 
 @click.command("check", context_settings=CONTEXT_SETTINGS)
-@click.argument("cert", metavar="CERT", type=click.Path(dir_okay=False))
-@click.option("--model", type=click.Path(dir_okay=False),
-              help="The model file (default: the file named in the certificate, next to the certificate).")
+@click.argument("cert", metavar="CERT")
+@click.option("--model", help="The model file (default: the file named in the certificate, next to the "
+                               "certificate, else where it was read from when the certificate was written).")
 @click.option("--sample", type=click.IntRange(min=1),
               help="Re-verify only K leaves exactly (the largest bound plus random ones); coverage, the "
                    "witness and every recorded bound are still checked in full.", metavar="K")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the leaf sample.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
-def check(cert: str, model: str | None, sample: int | None, seed: int, as_json: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def check(cert: str, model: str | None, sample: int | None, seed: int, as_json: bool, quiet: bool) -> None:
     """Re-verify CERT with exact rational arithmetic, independently of the analysis that wrote it.
 
     Prints "valid" (exit 0) or "invalid: <first reason>" (exit 1); a missing or malformed certificate
@@ -31,6 +32,7 @@ def check(cert: str, model: str | None, sample: int | None, seed: int, as_json: 
     """
     from verinet.checker import check_certificate
 
+    info(f"checking {cert} with exact rational arithmetic ...", quiet or not big_file(cert))
     result = check_certificate(cert, model, sample=sample, seed=seed)
     if as_json:
         emit_json(result.to_json())

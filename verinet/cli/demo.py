@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import shutil
 from importlib import resources
-from pathlib import Path
 
 import click
 
-from verinet.cli._common import CONTEXT_SETTINGS, EXIT_CHECK_FAILED, info
+from verinet.cli._common import CONTEXT_SETTINGS, EXIT_CHECK_FAILED, info, save_failed, writable_dir
 
 _DEMO_MODEL = "random02.json"
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="verinet-demo", show_default=True,
+@click.option("--out", "out_dir", default="verinet-demo", show_default=True,
               help="Directory for the model copy, the certificate and the report.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def demo(out_dir: str, quiet: bool) -> None:
@@ -32,29 +31,38 @@ def demo(out_dir: str, quiet: bool) -> None:
     from verinet.region import Region
     from verinet.report import render_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out_dir, "--out")
     model = out / _DEMO_MODEL
     with resources.as_file(resources.files("verinet.data") / _DEMO_MODEL) as src:
-        shutil.copyfile(src, model)
+        try:
+            shutil.copyfile(src, model)
+        except OSError as exc:
+            save_failed("the model copy", model, exc)
     network = load_network(model)
     query = read_seed_query(model)
     region = Region.ball(query.center, query.radius, "inf")
     info(f"model   {model}  ({network.n_inputs} inputs, sha256 {network.sha256[:16]}…)", quiet)
     info(f"region  {region.describe()} around ({', '.join(query.center)})", quiet)
     result = lipschitz(network, region, norm="inf", output=0, tol=1e-15)
-    click.echo(f"Lipschitz constant of output 0 (l∞ inputs) on the box: [{result.lower!r}, {result.upper!r}]")
+    click.echo(f"Lipschitz constant of output 0 (l∞ inputs) on the {region.describe()}: "
+               f"[{result.lower!r}, {result.upper!r}]")
     click.echo(f"  {result.status.value} after {result.boxes} boxes in {result.seconds * 1e3:.1f} ms; "
                f"published value {query.expected}")
     cert = lipschitz_certificate(result, network)
     cert_path = out / "random02.certificate.json"
-    write_certificate(cert, cert_path)
-    check = check_certificate(cert, model)
+    try:
+        write_certificate(cert, cert_path)
+    except OSError as exc:
+        save_failed("the certificate", cert_path, exc)
+    check = check_certificate(cert_path)
     click.echo(f"certificate {cert_path}: {'valid' if check.valid else 'INVALID: ' + check.reason} "
                "(re-checked with exact rational arithmetic)")
     for fmt in ("md", "html"):
         path = out / f"random02.report.{fmt}"
-        path.write_text(render_report(cert, fmt), encoding="utf-8")
+        try:
+            path.write_text(render_report(cert, fmt, check=check), encoding="utf-8")
+        except OSError as exc:
+            save_failed("the report", path, exc)
         click.echo(f"report      {path}")
     if not check.valid:
         raise SystemExit(EXIT_CHECK_FAILED)

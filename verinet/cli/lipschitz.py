@@ -6,7 +6,15 @@ import os
 
 import click
 
-from verinet.cli._common import CONTEXT_SETTINGS, emit_json, info
+from verinet.cli._common import (
+    CONTEXT_SETTINGS,
+    EXIT_UNKNOWN,
+    emit_json,
+    info,
+    positive_seconds,
+    save_failed,
+    writable_output,
+)
 from verinet.errors import QueryError
 
 _NORM_NAMES = {"inf": "l∞", "2": "l2", "1": "l1"}
@@ -44,13 +52,15 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
     else:
         if center is None or radius is None:
             raise click.UsageError("--center and --radius go together")
-        region = Region.ball(parse_center(center), radius.strip(), norm)
+        from verinet.cli._query import parse_number
+
+        region = Region.ball(parse_center(center), parse_number(radius, "--radius"), norm)
     region.check_dim(network.n_inputs)
     return region
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--center", help="Centre of the ball: comma-separated numbers, or a .npy/.json/.txt file.")
 @click.option("--radius", help="Radius of the ball (> 0; exact decimal).")
 @click.option("--box", type=click.Path(dir_okay=False), help='JSON file {"lower": [...], "upper": [...]}.')
@@ -90,33 +100,86 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     from verinet.lipschitz import lipschitz as run
     from verinet.loaders import load_network
 
-    if tol < 0:
+    if not tol >= 0:  # also rejects NaN
         raise QueryError(f"--tol must be >= 0, got {tol}")
+    positive_seconds(time_limit, "--time-limit")
+    if max_boxes < 1:
+        raise QueryError(f"--max-boxes must be >= 1, got {max_boxes}")
+    cert_path = writable_output(certificate, "--certificate")
     network = load_network(model)
     region = resolve_region(network, center, radius, box, domain, norm)
     out = _parse_output(output, coef)
     if certificate and bounds == "auto":
-        bounds = "interval"  # leaves of a certificate must be re-derivable by the exact (interval) checker
+        # leaves of a certificate must be re-derivable by the exact (interval) checker
+        bounds = "interval"
+        info("note: --certificate uses interval bounds (--bounds interval), which the exact checker "
+             "re-derives; without --certificate the default bounds may give a tighter result", quiet)
+
+    last: dict = {}
 
     def progress(stats: dict) -> None:
+        last.update(stats)
         rate = stats.get("boxes_per_second", 0.0)
         info(f"[{stats['seconds']:7.1f} s] boxes {stats['boxes']:>9} ({rate:7.0f}/s)  "
              f"lower {stats['lower']:.17g}  upper {stats['upper']:.17g}", quiet)
 
-    result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit, max_boxes=max_boxes,
-                 strategy=strategy, bounds=bounds, neurons=neurons, precision=precision, workers=workers,
-                 scheduler=scheduler, progress=progress)
-    if certificate:
-        from verinet.certificate import lipschitz_certificate, write_certificate
-
-        write_certificate(lipschitz_certificate(result, network), certificate)
-        info(f"certificate written to {certificate}", quiet)
+    try:
+        result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit,
+                     max_boxes=max_boxes, strategy=strategy, bounds=bounds, neurons=neurons,
+                     precision=precision, workers=workers, scheduler=scheduler, progress=progress)
+    except KeyboardInterrupt:
+        _interrupted(last, as_json)
+        raise SystemExit(EXIT_UNKNOWN) from None
+    code = EXIT_UNKNOWN if result.status.value in ("time_limit", "box_limit") else 0
     if as_json:
         emit_json(result.to_json())
-        return
+    else:
+        _print_result(result, region, norm)
+    if cert_path is not None:
+        from verinet.certificate import lipschitz_certificate, write_certificate
+
+        cert = lipschitz_certificate(result, network)
+        info(f"writing the certificate ({len(cert.get('evidence', {}).get('leaves', []))} leaves) ...", quiet)
+        try:
+            write_certificate(cert, cert_path)
+        except OSError as exc:
+            save_failed("the certificate", cert_path, exc)
+        info(f"certificate written to {cert_path}", quiet)
+    if code:
+        raise SystemExit(code)
+
+
+def _print_result(result, region, norm: str) -> None:
     what = "all outputs (operator norm)" if result.output == "all" else (
         f"output {result.output}" if not result.output.startswith("c=") else f"combination {result.output[2:]}")
     click.echo(f"Lipschitz constant of {what}, {_NORM_NAMES[norm]} input norm, on the {region.describe()}:")
     click.echo(f"  lower  {result.lower!r}")
     click.echo(f"  upper  {result.upper!r}")
+    if result.lower == 0 and result.upper < _TINY:
+        # the gradient enclosure is {0} up to rounding: the network is constant on the region
+        click.echo(f"  {result.status.value}: the constant is 0 on this region up to float rounding (the upper "
+                   f"bound {result.upper!r} is rounding error), {result.boxes} boxes, {result.seconds:.3g} s")
+        return
     click.echo(f"  {result.status.value}: relative gap {result.gap:.3g}, {result.boxes} boxes, {result.seconds:.3g} s")
+
+
+def _interrupted(last: dict, as_json: bool) -> None:
+    """Ctrl-C during the search: the bounds of the last progress report are sound; print them."""
+    if not last:
+        info("interrupted before the first bounds were reported")
+        if as_json:
+            emit_json({"status": "interrupted", "lower": None, "upper": None})
+        else:
+            click.echo("interrupted: no bounds yet")
+        return
+    if as_json:
+        emit_json({"status": "interrupted", "lower": last["lower"], "upper": last["upper"],
+                   "boxes": last["boxes"], "seconds": last["seconds"]})
+        return
+    click.echo(f"interrupted after {last['seconds']:.3g} s and {last['boxes']} boxes; sound bounds so far:")
+    click.echo(f"  lower  {last['lower']!r}")
+    click.echo(f"  upper  {last['upper']!r}")
+
+
+#: below the smallest normal float64 an upper bound with lower bound 0 is pure rounding error
+_TINY = 2.2250738585072014e-308

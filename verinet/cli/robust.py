@@ -13,6 +13,7 @@ from verinet.cli._common import (
     VerinetGroup,
     emit_json,
     info,
+    positive_seconds,
 )
 
 __all__ = ["robust"]
@@ -26,15 +27,43 @@ _COORD = click.option("--coordinates", type=click.Choice(["raw", "normalized"]),
 
 
 def _time_opt(default: float):
-    return click.option("--time-limit", type=float, default=default, show_default=True, help="Seconds.")
+    return click.option("--time-limit", type=float, default=default, show_default=True, help="Seconds (> 0).",
+                        callback=_check_seconds)
+
+
+def _check_seconds(ctx, param, value):
+    positive_seconds(value, "--time-limit")
+    return value
 
 
 def _progress(quiet: bool):
+    last: dict = {}
+
     def show(stats: dict) -> None:
-        rest = "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
-                         for k, v in stats.items() if k != "seconds")
-        info(f"[{stats['seconds']:7.1f} s] {rest}", quiet)
+        last.update(stats)
+        info(f"[{stats['seconds']:7.1f} s] {_stats_text(stats)}", quiet)
+    show.last = last  # the latest report, printed if the run is interrupted
     return show
+
+
+def _stats_text(stats: dict) -> str:
+    return "  ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()
+                     if k != "seconds")
+
+
+def _interruptible(call, last: dict, as_json: bool):
+    """Run an analysis; on Ctrl-C print "unknown" with the last (sound) progress report and exit 20."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        info("interrupted")
+        if as_json:
+            emit_json({"verdict": "unknown", "interrupted": True, "progress": last})
+        else:
+            click.echo("unknown (interrupted)")
+            if last:
+                click.echo(f"  after {last.get('seconds', 0):.3g} s: {_stats_text(last)}")
+        raise SystemExit(EXIT_UNKNOWN) from None
 
 
 def _finish(verdict, payload: dict, lines: list[str], as_json: bool) -> None:
@@ -82,7 +111,7 @@ def robust() -> None:
 
 
 @robust.command("local")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--center", required=True, help="Centre: comma-separated numbers or a .npy/.json/.txt file.")
 @click.option("--radius", required=True, help="Radius of the ball (> 0; exact decimal).")
 @_NORM
@@ -108,9 +137,10 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
-    r = local_robustness(net, parse_center(center), parse_number(radius, "--radius"), norm=norm, epsilon=eps,
-                         label=lab, output=out, time_limit=time_limit, max_boxes=max_boxes,
-                         progress=_progress(quiet))
+    c, rad, prog = parse_center(center), parse_number(radius, "--radius"), _progress(quiet)
+    r = _interruptible(lambda: local_robustness(net, c, rad, norm=norm, epsilon=eps, label=lab, output=out,
+                                                time_limit=time_limit, max_boxes=max_boxes, progress=prog),
+                       prog.last, as_json)
     what = (f"label {r.label} stays the argmax" if r.mode == "classifier"
             else f"|f(x) - f(center)| <= {epsilon} for output(s) {', '.join(map(str, r.outputs))}")
     lines = [r.verdict.value, f"{r.region.describe()}: {what}"]
@@ -126,7 +156,7 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
 
 
 @robust.command("radius")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--center", required=True, help="Centre: comma-separated numbers or a .npy/.json/.txt file.")
 @_NORM
 @click.option("--epsilon", help="Regressor: allowed output deviation.")
@@ -146,9 +176,9 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
-    r = certified_radius(net, parse_center(center), norm=norm, label=lab, epsilon=eps, output=out,
-                         r_max=parse_number(r_max, "--r-max"), tol=parse_number(tol, "--tol"),
-                         time_limit=time_limit)
+    c, rmax, tol_q = parse_center(center), parse_number(r_max, "--r-max"), parse_number(tol, "--tol")
+    r = _interruptible(lambda: certified_radius(net, c, norm=norm, label=lab, epsilon=eps, output=out, r_max=rmax,
+                                                tol=tol_q, time_limit=time_limit), {}, as_json)
     lines = [f"verified radius:  {'none' if r.verified_radius is None else float(r.verified_radius)!r}",
              f"falsified radius: {'none found' if r.falsified_radius is None else float(r.falsified_radius)!r}",
              f"  {len(r.probes)} probes, {r.seconds:.3g} s"]
@@ -161,7 +191,7 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
 
 
 @robust.command("global")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
 @click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
 @click.option("--delta", required=True, help="Input distance δ.")
@@ -179,9 +209,10 @@ def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordi
 
     net = load_model(model, coordinates)
     region = domain_region(net, box, domain)
-    r = global_robustness(net, region, parse_number(delta, "--delta"), parse_number(epsilon, "--epsilon"),
-                          norm=norm, output=None if output is None else parse_index(output, "--output"),
-                          time_limit=time_limit, progress=_progress(quiet))
+    dq, eq, prog = parse_number(delta, "--delta"), parse_number(epsilon, "--epsilon"), _progress(quiet)
+    k = None if output is None else parse_index(output, "--output")
+    r = _interruptible(lambda: global_robustness(net, region, dq, eq, norm=norm, output=k, time_limit=time_limit,
+                                                 progress=prog), prog.last, as_json)
     lines = [r.verdict.value, f"{region.describe()}: |f(x) - f(y)| <= {epsilon} when ||x - y|| <= {delta}"]
     if r.bound is not None:
         lines.append(f"  sup |f(x) - f(y)| <= {r.bound!r}")
@@ -195,7 +226,7 @@ def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordi
 
 
 @robust.command("params")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
 @click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
 @click.option("--relative", help="Every parameter moves by at most this fraction of its magnitude.")
@@ -227,10 +258,11 @@ def params(model, box, domain, relative, absolute, quantize, weights_only, epsil
         pert = Perturbation.absolute(parse_number(absolute, "--absolute"), biases=not weights_only)
     net = load_model(model, coordinates)
     region = domain_region(net, box, domain)
-    r = parameter_robustness(net, region, perturbation=pert,
-                             epsilon=None if epsilon is None else parse_number(epsilon, "--epsilon"), norm=norm,
-                             output=None if output is None else parse_index(output, "--output"),
-                             time_limit=time_limit, lipschitz=not no_lipschitz, progress=_progress(quiet))
+    eq = None if epsilon is None else parse_number(epsilon, "--epsilon")
+    k, prog = None if output is None else parse_index(output, "--output"), _progress(quiet)
+    r = _interruptible(lambda: parameter_robustness(net, region, perturbation=pert, epsilon=eq, norm=norm, output=k,
+                                                    time_limit=time_limit, lipschitz=not no_lipschitz,
+                                                    progress=prog), prog.last, as_json)
     lines = [r.verdict.value if r.verdict is not None else r.status, f"{pert.describe()} on the {region.describe()}:",
              f"  output change <= {r.change_upper!r}  (>= {r.change_lower!r} observed)"]
     if r.lipschitz_upper is not None:

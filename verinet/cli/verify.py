@@ -7,14 +7,25 @@ from pathlib import Path
 
 import click
 
-from verinet.cli._common import CONTEXT_SETTINGS, EXIT_FALSIFIED, EXIT_OK, EXIT_UNKNOWN, emit_json, info
+from verinet.cli._common import (
+    CONTEXT_SETTINGS,
+    EXIT_FALSIFIED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    big_file,
+    emit_json,
+    info,
+    positive_seconds,
+    save_failed,
+    writable_output,
+)
 
 __all__ = ["verify"]
 
 
 @click.command("verify", context_settings=CONTEXT_SETTINGS)
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("prop", metavar="PROPERTY", type=click.Path(dir_okay=False))
+@click.argument("model")
+@click.argument("prop", metavar="PROPERTY")
 @click.option("--timeout", type=float, default=116.0, show_default=True,
               help="Seconds for the whole property, reading the files included.")
 @click.option("--result", "result_file", type=click.Path(dir_okay=False), help="Also write the result here.")
@@ -43,9 +54,10 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_j
     from verinet.vnnlib import parse_vnnlib
 
     t0 = time.perf_counter()
-    if not (timeout > 0):
-        raise QueryError(f"--timeout must be > 0, got {timeout}")
+    positive_seconds(timeout, "--timeout")
+    out_path = writable_output(result_file, "--result")
     net = load_model(model, coordinates)
+    info(f"reading {prop} ...", quiet or not big_file(prop))
     prop_obj = parse_vnnlib(Path(prop))
 
     def progress(stats: dict) -> None:
@@ -53,18 +65,24 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_j
              f"margin >= {stats['margin']:.6g}", quiet)
 
     # the budget includes reading the model and the property
-    res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01),
-                        bounds="ibp" if bounds == "interval" else "linear", neurons=neurons, progress=progress)
+    try:
+        res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01),
+                            bounds="ibp" if bounds == "interval" else "linear", neurons=neurons, progress=progress)
+    except KeyboardInterrupt:
+        info("interrupted: no proof and no counterexample yet")
+        click.echo("unknown")
+        raise SystemExit(EXIT_UNKNOWN) from None
     text = res.to_text()
-    if result_file:
-        try:
-            Path(result_file).write_text(text)
-        except OSError as exc:
-            raise QueryError(f"cannot write {result_file}: {exc.strerror or exc}") from None
     if as_json:
         emit_json(res.to_json())
     else:
         click.echo(text, nl=False)
     info(f"{res.result} in {res.seconds:.3g} s ({res.boxes} boxes)", quiet)
+    if out_path is not None:
+        try:
+            out_path.write_text(text)
+        except OSError as exc:
+            save_failed("the result", out_path, exc)
     code = {Verdict.VERIFIED: EXIT_OK, Verdict.FALSIFIED: EXIT_FALSIFIED}.get(res.verdict, EXIT_UNKNOWN)
     click.get_current_context().exit(code)
+

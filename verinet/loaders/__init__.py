@@ -99,6 +99,8 @@ def load_network(path, **options) -> Network:
     """
     if not Path(os.fspath(path)).exists():
         raise ModelFormatError(f"model file not found: {os.fspath(path)}")
+    if Path(os.fspath(path)).is_dir():
+        raise ModelFormatError(f"model path is a directory, not a file: {os.fspath(path)}")
     ext = _extension(path, LOAD_EXTENSIONS, "read")
     reader = LOAD_EXTENSIONS[ext]
     allowed = {".nnet": {"coordinates"}, ".pt": {"trusted"}, ".pth": {"trusted"}}.get(ext, set())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from verinet.errors import ModelFormatError
 from verinet.exactfmt import decimal_parts
+from verinet.exactfmt import parse_exact as _parse_exact
 from verinet.network import Layer, Network
 
 __all__ = ["build_network", "exact_str", "parse_exact", "read_model_bytes", "with_provenance"]
@@ -26,6 +27,8 @@ def read_model_bytes(path) -> tuple[Path, bytes]:
         raise ModelFormatError(f"model path is a directory, not a file: {p}") from None
     except OSError as exc:
         raise ModelFormatError(f"cannot read model file {p}: {exc.strerror or exc}") from None
+    if not data:
+        raise ModelFormatError(f"{p}: empty file")
     return p, data
 
 
@@ -45,18 +48,11 @@ def build_network(path: Path, layers: list[Layer], **kwargs) -> Network:
 
 
 def parse_exact(text: str) -> Fraction:
-    """Exact value of a decimal string (``"0.1"``, ``"-1.5e-7"``) or a ratio ``"p/q"``.
+    """Exact value of a decimal string (``"0.1"``, ``"-1.5e-7"``) or a ratio ``"p/q"`` in a model file.
 
-    Raises ``ValueError`` with a short reason (NaN/inf named as such) for anything else.
+    :func:`verinet.exactfmt.parse_exact` with its limits; raises a ``ValueError`` with a short reason.
     """
-    s = text.strip()
-    low = s.lower().lstrip("+-")
-    if low in ("nan", "inf", "infinity"):
-        raise ValueError(f"{s!r} is not finite (NaN and infinite numbers are not allowed)")
-    try:
-        return Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"{s!r} is not a number") from None
+    return _parse_exact(text, "")
 
 
 def exact_str(q) -> str:

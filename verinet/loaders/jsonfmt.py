@@ -69,6 +69,8 @@ def _load_document(path) -> tuple[Path, bytes, dict]:
         ) from None
     except ValueError as exc:
         raise ModelFormatError(f"{p}: {exc}") from None
+    except RecursionError:
+        raise ModelFormatError(f"{p}: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise ModelFormatError(f"{p}: expected a JSON object at the top level, got {type(doc).__name__}")
     return p, data, doc

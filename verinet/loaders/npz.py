@@ -58,14 +58,14 @@ def load_npz(path) -> Network:
     p, data = read_model_bytes(path)
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFormatError(f"{p}: not a readable .npz archive ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ModelFormatError(f"{p}: a single .npy array, not an .npz archive")
     with archive:
         try:
             arrays = {k: archive[k] for k in archive.files}
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(
                 f"{p}: cannot read an array ({exc}); object arrays are not allowed"
             ) from None
