@@ -43,7 +43,7 @@ def _in_float_range(lo: tuple[Fraction, ...], hi: tuple[Fraction, ...]) -> None:
     for name, vals in (("lower", lo), ("upper", hi)):
         for i, v in enumerate(vals):
             if abs(v) > FLOAT_MAX:
-                raise QueryError(f"region: {name}[{i}] = {float(v):.3g} is beyond the float64 range")
+                raise QueryError(f"region: {name}[{i}] is beyond the float64 range (|x| > 1.8e308)")
 
 
 @dataclass(frozen=True)

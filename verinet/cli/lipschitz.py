@@ -54,7 +54,7 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
             raise click.UsageError("--center and --radius go together")
         from verinet.cli._query import parse_number
 
-        region = Region.ball(parse_center(center), parse_number(radius, "--radius"), norm)
+        region = Region.ball(parse_center(center, "--center"), parse_number(radius, "--radius"), norm)
     region.check_dim(network.n_inputs)
     return region
 
@@ -82,7 +82,7 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
               help="Processes that evaluate boxes on this machine (the result does not depend on it).")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Evaluate boxes on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs verinet[dist]).")
-@click.option("--certificate", type=click.Path(dir_okay=False), help="Write a checkable certificate here.")
+@click.option("--certificate", help="Write a checkable certificate here.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,

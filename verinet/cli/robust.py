@@ -137,7 +137,7 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
-    c, rad, prog = parse_center(center), parse_number(radius, "--radius"), _progress(quiet)
+    c, rad, prog = parse_center(center, "--center"), parse_number(radius, "--radius"), _progress(quiet)
     r = _interruptible(lambda: local_robustness(net, c, rad, norm=norm, epsilon=eps, label=lab, output=out,
                                                 time_limit=time_limit, max_boxes=max_boxes, progress=prog),
                        prog.last, as_json)
@@ -176,7 +176,7 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
-    c, rmax, tol_q = parse_center(center), parse_number(r_max, "--r-max"), parse_number(tol, "--tol")
+    c, rmax, tol_q = parse_center(center, "--center"), parse_number(r_max, "--r-max"), parse_number(tol, "--tol")
     r = _interruptible(lambda: certified_radius(net, c, norm=norm, label=lab, epsilon=eps, output=out, r_max=rmax,
                                                 tol=tol_q, time_limit=time_limit), {}, as_json)
     lines = [f"verified radius:  {'none' if r.verified_radius is None else float(r.verified_radius)!r}",

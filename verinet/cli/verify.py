@@ -28,7 +28,7 @@ __all__ = ["verify"]
 @click.argument("prop", metavar="PROPERTY")
 @click.option("--timeout", type=float, default=116.0, show_default=True,
               help="Seconds for the whole property, reading the files included.")
-@click.option("--result", "result_file", type=click.Path(dir_okay=False), help="Also write the result here.")
+@click.option("--result", "result_file", help="Also write the result here.")
 @click.option("--coordinates", type=click.Choice(["raw", "normalized"]), default="normalized", show_default=True,
               help=".nnet files: coordinates of the property (VNN-LIB ACAS Xu properties are normalised).")
 @click.option("--bounds", type=click.Choice(["linear", "interval"]), default="linear", show_default=True,
