@@ -34,9 +34,20 @@ _STATUS = {
 
 
 # ============================================================================================ numbers
+def _frac(value) -> Fraction:
+    """Exact value of a number from the certificate (the one parser, with its limits; ValueError if bad)."""
+    from verinet.exactfmt import parse_exact
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected an exact number as text, got {type(value).__name__}")
+    return parse_exact(value, "", float_range=False)
+
+
 def _dec(s: str, rounding: str, digits: int = 17) -> str:
     """Exact string ``s`` rounded to ``digits`` significant digits in the given direction."""
-    q = Fraction(s)
+    q = _frac(s)
     with decimal.localcontext() as ctx:
         ctx.prec = digits
         ctx.rounding = rounding
@@ -259,11 +270,11 @@ def _plot_partition(mpl, cert: dict) -> bytes | None:
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Circle, Polygon, Rectangle
 
-    centre = [float(Fraction(c)) for c in region["center"]] if region.get("center") else [0.0] * n
+    centre = [float(_frac(c)) for c in region["center"]] if region.get("center") else [0.0] * n
     rel = "center" in region
-    lo = [[float(Fraction(v)) - c for v, c in zip(leaf["lower"], centre)] for leaf in leaves]
-    hi = [[float(Fraction(v)) - c for v, c in zip(leaf["upper"], centre)] for leaf in leaves]
-    b = [float(Fraction(leaf["bound"])) for leaf in leaves]
+    lo = [[float(_frac(v)) - c for v, c in zip(leaf["lower"], centre)] for leaf in leaves]
+    hi = [[float(_frac(v)) - c for v, c in zip(leaf["upper"], centre)] for leaf in leaves]
+    b = [float(_frac(leaf["bound"])) for leaf in leaves]
     norm = colors.Normalize(vmin=min(b), vmax=max(b) if max(b) > min(b) else min(b) + 1e-300)
     fig = Figure(figsize=(9.0, 5.4) if n == 2 else (9.0, 3.4))
     ax = fig.add_axes((0.09, 0.10, 0.72, 0.80) if n == 2 else (0.08, 0.15, 0.74, 0.73))
@@ -280,7 +291,7 @@ def _plot_partition(mpl, cert: dict) -> bytes | None:
         ax.set_ylim(0.0, max(b) * 1.08 if max(b) > 0 else 1.0)
         w = ev.get("witness")
         if isinstance(w, dict) and w.get("point"):
-            ax.axvline(float(Fraction(w["point"][0])) - centre[0], color="#e53935", ls=":", lw=1.5,
+            ax.axvline(float(_frac(w["point"][0])) - centre[0], color="#e53935", ls=":", lw=1.5,
                        label="witness of the lower bound")
             ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
         ax.set_xlabel(label[0])
@@ -292,13 +303,13 @@ def _plot_partition(mpl, cert: dict) -> bytes | None:
         coll.set_array(b)
         ax.add_collection(coll)
         fig.colorbar(coll, cax=fig.add_axes((0.85, 0.10, 0.025, 0.80)), label="upper bound of the leaf")
-        rlo = [float(Fraction(v)) - c for v, c in zip(region["lower"], centre)]
-        rhi = [float(Fraction(v)) - c for v, c in zip(region["upper"], centre)]
+        rlo = [float(_frac(v)) - c for v, c in zip(region["lower"], centre)]
+        rhi = [float(_frac(v)) - c for v, c in zip(region["upper"], centre)]
         if region.get("kind") == "ball" and region.get("norm") == "2":
-            r = float(Fraction(region["radius"]))
+            r = float(_frac(region["radius"]))
             outline = Circle((0.0, 0.0), r, fill=False, ec="#c62828", lw=1.4, ls="--")
         elif region.get("kind") == "ball":
-            r = float(Fraction(region["radius"]))
+            r = float(_frac(region["radius"]))
             outline = Polygon([(r, 0), (0, r), (-r, 0), (0, -r)], closed=True, fill=False, ec="#c62828", lw=1.4,
                               ls="--")
         else:
@@ -307,7 +318,7 @@ def _plot_partition(mpl, cert: dict) -> bytes | None:
         ax.add_patch(outline)
         w = ev.get("witness")
         if isinstance(w, dict) and w.get("point"):
-            pt = [float(Fraction(v)) - c for v, c in zip(w["point"], centre)]
+            pt = [float(_frac(v)) - c for v, c in zip(w["point"], centre)]
             ax.plot([pt[0]], [pt[1]], marker="*", ms=14, color="#e53935", mec="white", ls="none",
                     label="witness of the lower bound")
             ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
@@ -329,8 +340,8 @@ def _plot_gradient(mpl, cert: dict) -> tuple[bytes, str] | None:
     if not isinstance(g, dict) or not g.get("lower"):
         return None
     Figure, Canvas = mpl
-    lo = [float(Fraction(v)) for v in g["lower"]]
-    hi = [float(Fraction(v)) for v in g["upper"]]
+    lo = [float(_frac(v)) for v in g["lower"]]
+    hi = [float(_frac(v)) for v in g["upper"]]
     idx = list(range(len(lo)))
     note = ""
     if len(idx) > 48:
@@ -404,7 +415,7 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     doc.callout(*_banner(check, "Certified:", claim_text, tone))
     doc.h2("The claim")
     doc.p(sentence)
-    gap = (Fraction(U) - Fraction(L)) / Fraction(U) if Fraction(U) > 0 else Fraction(0)
+    gap = (_frac(U) - _frac(L)) / _frac(U) if _frac(U) > 0 else _frac(0)
     doc.table([
         ("Upper bound U (exact)", f"`{U}`"),
         ("Lower bound L (exact)", f"`{L}`"),
@@ -592,19 +603,20 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
     except (KeyError, TypeError) as exc:
         raise CertificateError(f"malformed certificate: missing {exc}") from None
     mpl = _matplotlib()
-    if kind == "lipschitz":
-        doc = _Doc(f"Lipschitz certificate: {model}")
-        try:
+    try:
+        if kind == "lipschitz":
+            doc = _Doc(f"Lipschitz certificate: {model}")
             _lipschitz(doc, cert, mpl, check)
-        except (KeyError, ValueError, ZeroDivisionError) as exc:
-            raise CertificateError(f"malformed certificate: {exc}") from None
-    else:
-        doc = _Doc(f"Robustness certificate ({kind}): {model}")
-        _robustness(doc, cert, mpl, check)
-    _statistics(doc, cert)
-    subtitle = (f"verinet certificate (schema {cert.get('schema_version', '?')}) created {cert.get('created', '?')}"
-                f" for `{model}`.")
-    if fmt == "html":
-        return _to_html(doc, subtitle)
-    pdir = Path(os.fspath(plot_dir)) if plot_dir is not None else None
-    return _to_md(doc, subtitle, pdir, plot_prefix)
+        else:
+            doc = _Doc(f"Robustness certificate ({kind}): {model}")
+            _robustness(doc, cert, mpl, check)
+        _statistics(doc, cert)
+        subtitle = (f"verinet certificate (schema {cert.get('schema_version', '?')}) created "
+                    f"{cert.get('created', '?')} for `{model}`.")
+        if fmt == "html":
+            return _to_html(doc, subtitle)
+        pdir = Path(os.fspath(plot_dir)) if plot_dir is not None else None
+        return _to_md(doc, subtitle, pdir, plot_prefix)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+        # a section of the wrong shape (the checker names the first such problem precisely)
+        raise CertificateError(f"malformed certificate: {type(exc).__name__}: {exc}") from None

@@ -5,10 +5,13 @@ Results go to stdout, logs and progress to stderr. Exit codes (also in the READM
 ====  =====================================================================
 0     success; for a decision: verified / property holds (``unsat``) / certificate valid
 10    falsified: a counterexample was found and confirmed rigorously (``sat``)
-20    unknown or timeout: no proof and no counterexample within the budget
+20    unknown, timeout, budget exhausted, or an analysis interrupted (Ctrl-C; sound bounds so far printed)
 1     the certificate checker rejected a certificate
 2     usage error (bad option or argument)
-3     bad input: missing or malformed model, property, box or certificate file
+3     bad input: missing or malformed model, property, box or certificate file; invalid query or value;
+      output file not writable
+4     internal error: a defect in verinet (never used for bad input)
+130   interrupted (Ctrl-C) before there was anything to report
 ====  =====================================================================
 """
 

@@ -109,13 +109,15 @@ def _names_file(path: Path) -> bool:
 
 
 def _read_vector_file(path: Path, what: str) -> tuple[Fraction, ...]:
+    if path.is_dir():
+        raise QueryError(f"{what}: {path} is a directory, not a file")
     if not _names_file(path):
         raise QueryError(f"{what} file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             raise QueryError(f"{path}: not a readable .npy array ({exc})") from None
         if arr.dtype.kind not in "fiu":
             raise QueryError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
@@ -185,6 +187,8 @@ def parse_box_file(path) -> Region:
         Missing file, invalid JSON, missing keys, lengths that differ, inverted bounds.
     """
     p = Path(os.fspath(path))
+    if p.is_dir():
+        raise QueryError(f"box path is a directory, not a file: {p}")
     if not _names_file(p):
         raise QueryError(f"box file not found: {p}")
     data = _load_json(p)

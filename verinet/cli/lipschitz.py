@@ -63,7 +63,7 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.argument("model")
 @click.option("--center", help="Centre of the ball: comma-separated numbers, or a .npy/.json/.txt file.")
 @click.option("--radius", help="Radius of the ball (> 0; exact decimal).")
-@click.option("--box", type=click.Path(dir_okay=False), help='JSON file {"lower": [...], "upper": [...]}.')
+@click.option("--box", help='JSON file {"lower": [...], "upper": [...]}.')
 @click.option("--domain", is_flag=True, help="Use the model's own input domain (.nnet files carry one).")
 @click.option("--norm", type=click.Choice(["inf", "2", "1"]), default="inf", show_default=True, help="Input norm.")
 @click.option("--output", help="Output index (default 0), or 'all' for the operator norm of the Jacobian.")

@@ -192,7 +192,7 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
 
 @robust.command("global")
 @click.argument("model")
-@click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
+@click.option("--box", help='Domain: JSON file {"lower": [...], "upper": [...]}.')
 @click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
 @click.option("--delta", required=True, help="Input distance δ.")
 @click.option("--epsilon", required=True, help="Allowed output difference ε.")
@@ -227,7 +227,7 @@ def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordi
 
 @robust.command("params")
 @click.argument("model")
-@click.option("--box", type=click.Path(dir_okay=False), help='Domain: JSON file {"lower": [...], "upper": [...]}.')
+@click.option("--box", help='Domain: JSON file {"lower": [...], "upper": [...]}.')
 @click.option("--domain", is_flag=True, help="Domain: the model's own input domain.")
 @click.option("--relative", help="Every parameter moves by at most this fraction of its magnitude.")
 @click.option("--absolute", help="Every parameter moves by at most this amount.")
