@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -352,3 +353,22 @@ def test_constant_zero_region_reads_as_zero():
              "--quiet")
     assert r.exit_code == 0
     assert "the constant is 0 on this region" in r.stdout and "relative gap 1" not in r.stdout
+
+
+def test_readme_quickstart_inputs_exist():
+    """Every input file the README's Quickstart names ships with the repository (outputs excepted)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    variables = dict(re.findall(r"^(\w+)=(\S+)$", block, flags=re.M))
+    named = 0
+    for line in block.splitlines():
+        tokens = line.split("#", 1)[0].split()
+        for prev, tok in zip([""] + tokens, tokens):
+            tok = re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], tok)
+            if prev in ("--certificate", "-o") or not re.search(r"\.(json|onnx|nnet|npy|vnnlib)$", tok):
+                continue
+            if tok.startswith("cert"):  # written by an earlier line
+                continue
+            assert (REPO / tok).is_file(), tok
+            named += 1
+    assert named >= 8
