@@ -15,6 +15,7 @@ from verinet.errors import ModelFormatError as ModelFormatError
 from verinet.errors import PropertyFormatError as PropertyFormatError
 from verinet.errors import QueryError as QueryError
 from verinet.errors import VerinetError as VerinetError
+from verinet.errors import VerinetInputError as VerinetInputError
 from verinet.gradient import gradient_enclosure as gradient_enclosure
 from verinet.gradient import jacobian_enclosure as jacobian_enclosure
 from verinet.info import ModelInfo as ModelInfo
@@ -47,6 +48,7 @@ __all__ = [
     "Region",
     "Status",
     "VerinetError",
+    "VerinetInputError",
     "from_torch",
     "gradient_enclosure",
     "jacobian_enclosure",

@@ -57,7 +57,7 @@ def coefficient_vector(network: Network, output=0) -> np.ndarray:
         q = to_fraction(v)
         f = float(q)
         if to_fraction(f) != q:
-            raise QueryError(f"coefficient {v!r} is not exactly a float64 number; scale the combination")
+            raise QueryError(f"coefficient {v} is not exactly a float64 number; scale the combination")
         c[i] = f
     return c
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from intervals.rounding import float_down, float_up, to_fraction
-from verinet.errors import QueryError
+from verinet.errors import NumberFormatError, QueryError
 from verinet.exactfmt import FLOAT_MAX, parse_exact
 from verinet.norms import canonical_norm
 
@@ -24,7 +24,10 @@ __all__ = ["Region"]
 def _exact(v, what: str) -> Fraction:
     """Exact value of a number or of its text (one parser with size limits for all text: ``parse_exact``)."""
     if isinstance(v, str):
-        return parse_exact(v, what)
+        try:
+            return parse_exact(v, what)
+        except NumberFormatError as exc:
+            raise QueryError(str(exc)) from None
     try:
         return to_fraction(v)
     except (ValueError, TypeError) as exc:

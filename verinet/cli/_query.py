@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from intervals.rounding import to_fraction
-from verinet.errors import QueryError
+from verinet.errors import NumberFormatError, QueryError
 from verinet.exactfmt import parse_exact
 from verinet.region import Region
 
@@ -38,7 +38,10 @@ def parse_number(text, what: str = "value") -> Fraction:
     Fraction(1, 10)
     """
     if isinstance(text, str):
-        return parse_exact(text, what)
+        try:
+            return parse_exact(text, what)
+        except NumberFormatError as exc:
+            raise QueryError(str(exc)) from None
     if isinstance(text, (bool, np.bool_)) or not isinstance(text, (int, float, Fraction, np.integer, np.floating)):
         raise QueryError(f"{what}: {text!r} is not a number")
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from verinet.cli._common import emit_json
+from verinet.cli._common import big_file, emit_json
+from verinet.cli._common import info as log
 
 __all__ = ["info"]
 
@@ -24,6 +27,8 @@ def info(model: str, as_json: bool) -> None:
     from verinet.info import ModelInfo
     from verinet.loaders import load_network
 
+    if big_file(model):
+        log(f"reading {model} ({os.path.getsize(model) / 2**20:.0f} MiB) ...")
     summary = ModelInfo.from_network(load_network(model))
     if as_json:
         emit_json(summary.to_json())

@@ -9,6 +9,7 @@ import click
 from verinet.cli._common import (
     CONTEXT_SETTINGS,
     EXIT_UNKNOWN,
+    big_file,
     emit_json,
     info,
     positive_seconds,
@@ -106,6 +107,7 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     if max_boxes < 1:
         raise QueryError(f"--max-boxes must be >= 1, got {max_boxes}")
     cert_path = writable_output(certificate, "--certificate")
+    info(f"reading {model} ...", quiet or not big_file(model))
     network = load_network(model)
     region = resolve_region(network, center, radius, box, domain, norm)
     out = _parse_output(output, coef)
