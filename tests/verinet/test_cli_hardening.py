@@ -372,3 +372,14 @@ def test_readme_quickstart_inputs_exist():
             assert (REPO / tok).is_file(), tok
             named += 1
     assert named >= 8
+
+
+def test_interrupt_with_nothing_to_report_exits_130(monkeypatch):
+    import verinet.info as info_mod
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info_mod.ModelInfo, "from_network", interrupted)
+    r = _run("info", SEED / "random01.json")
+    assert r.exit_code == 130 and r.stderr.strip() == "verinet: interrupted" and "Aborted" not in r.output
