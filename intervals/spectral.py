@@ -15,9 +15,9 @@ Point matrix ``J`` (float64 entries, exact reals):
 * **lower**: ``‖J‖₂ ≥ ‖Jv‖₂ / ‖v‖₂`` for any ``v ≠ 0``, here the float top right singular vector, with
   ``Jv`` enclosed soundly and the norms rounded down / up.
 
-Both are computed on ``2^e J`` with ``e`` chosen so the largest entry is in ``[1/2, 1)`` (exact: scaling is
-applied only where it round-trips), so tiny and huge matrices keep full relative accuracy, and the
-bounds are scaled back with directed correction.
+Both are computed on ``2^e J`` with ``e`` chosen so the largest entry is in ``[1/2, 1)`` (exact unless
+entries become subnormal, which is accounted for), so tiny and huge matrices keep full relative
+accuracy, and the bounds are scaled back with directed correction.
 
 Interval matrix ``𝕁 = [lo, hi]`` with midpoint ``m`` and radius ``r ≥ 0`` (``𝕁 ⊆ ⟨m, r⟩``): for every
 ``J ∈ 𝕁``, ``‖J‖₂ ≤ ‖m‖₂ + ‖J − m‖₂ ≤ ‖m‖₂ + ‖r‖₂`` (``|J − m| ≤ r`` entrywise and ``‖A‖₂ ≤ ‖|A|‖₂ ≤ ‖B‖₂``
@@ -94,14 +94,21 @@ def _sum_down(x: np.ndarray, axis: int) -> np.ndarray:
     return np.maximum(R.next_down(R.next_down(s * R.next_down(1.0 - g))), 0.0)
 
 
-def _scale_exponents(M: np.ndarray) -> np.ndarray:
-    """Per matrix of the stack, ``e`` with ``2^e·max|M|`` in ``[1/2, 1)`` where that scaling is exact, else 0."""
+def _scaled(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(M', e, δ)`` per matrix of the stack: ``M' = fl(2^e M)`` with the largest entry in ``[1/2, 1)``, and
+    ``δ ≥ ‖M' − 2^e M‖_F``.
+
+    Scaling by a power of two is exact unless an entry lands in the subnormal range, where it is rounded
+    to nearest (error ``≤ η/2`` per entry); then ``δ = m·n·η ≥ √(mn)·η/2`` (an exact float for any stack
+    that fits in memory), else ``δ = 0``. So ``|‖2^e M‖₂ − ‖M'‖₂| ≤ δ``."""
     amax = np.max(np.abs(M), axis=(-2, -1))
     _, ex = np.frexp(amax)
     e = np.where(amax > 0, -ex, 0).astype(np.int64)
-    Ms = np.ldexp(M, e[..., None, None])
-    exact = np.all(np.ldexp(Ms, -e[..., None, None]) == M, axis=(-2, -1))
-    return np.where(exact, e, 0)
+    with np.errstate(under="ignore"):
+        Ms = np.ldexp(M, e[..., None, None])
+        exact = np.all(np.ldexp(Ms, -e[..., None, None]) == M, axis=(-2, -1))
+    delta = np.where(exact, 0.0, M.shape[-1] * M.shape[-2] * R.ETA)
+    return Ms, e, delta
 
 
 def _unscale_up(x: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -231,13 +238,11 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
     nonzero = finite & np.any(Jf != 0, axis=(-2, -1))
     idx = np.flatnonzero(nonzero)
     if idx.size:
-        M = Jf[idx]
-        e = _scale_exponents(M)
-        Ms = np.ldexp(M, e[:, None, None])
+        Ms, e, delta = _scaled(Jf[idx])
         _, sv, Vt = np.linalg.svd(Ms)
         X = Ms if m <= n else np.swapaxes(Ms, -1, -2)
-        up = _point_upper(np.ascontiguousarray(X), sv[:, 0])
-        low = _point_lower(Ms, Vt[:, 0, :])
+        up = R.add_up(_point_upper(np.ascontiguousarray(X), sv[:, 0]), delta)
+        low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
         upper[idx] = _unscale_up(up, e)
         lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
     return lower.reshape(lead), upper.reshape(lead)
@@ -259,9 +264,7 @@ def norm2_nonneg_upper(M) -> np.ndarray:
     out[~finite] = np.inf
     idx = np.flatnonzero(finite & np.any(Mf != 0, axis=(-2, -1)))
     if idx.size:
-        A = Mf[idx]
-        e = _scale_exponents(A)
-        A = np.ldexp(A, e[:, None, None])
+        A, e, delta = _scaled(Mf[idx])
         At = np.ascontiguousarray(np.swapaxes(A, -1, -2))
         v = np.ones((len(idx), n, 1))
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -276,7 +279,7 @@ def norm2_nonneg_upper(M) -> np.ndarray:
         c2, r2 = _bmm(At, np.maximum(Mv, 0.0))
         AtAv = R.add_up(c2, r2)
         ratio = np.max(R.div_up(np.maximum(AtAv, 0.0), v), axis=(-2, -1))
-        out[idx] = _unscale_up(R.sqrt_up(ratio), e)
+        out[idx] = _unscale_up(R.add_up(R.sqrt_up(ratio), delta), e)
     return out.reshape(lead)
 
 
