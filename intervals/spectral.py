@@ -47,7 +47,7 @@ _err_consts = functools.lru_cache(maxsize=256)(_err_consts_exact)  # exact ratio
 _gamma = functools.lru_cache(maxsize=256)(R.gamma)
 
 #: power iterations behind the Collatz–Wielandt vector (any positive vector is valid; more are tighter)
-_POWER_STEPS = 30
+_POWER_STEPS = 20
 
 
 def _up(x):
@@ -227,12 +227,18 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
     if J.ndim < 2:
         raise ValueError(f"norm2_point_bounds: expected a (stack of) matrices, got shape {J.shape}")
     lead, (m, n) = J.shape[:-2], J.shape[-2:]
-    Jf = J.reshape((-1, m, n))
-    B = Jf.shape[0]
+    lower, upper, _ = _point_bounds(J.reshape((-1, m, n)))
+    return lower.reshape(lead), upper.reshape(lead)
+
+
+def _point_bounds(Jf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`norm2_point_bounds` of a stack (B, m, n), and the float top right singular vectors (B, n)."""
+    B, m, n = Jf.shape
     lower = np.zeros(B)
     upper = np.zeros(B)
+    V = np.zeros((B, n))
     if m == 0 or n == 0 or B == 0:
-        return lower.reshape(lead), upper.reshape(lead)
+        return lower, upper, V
     finite = np.isfinite(Jf).all(axis=(-2, -1))
     upper[~finite] = np.inf
     nonzero = finite & np.any(Jf != 0, axis=(-2, -1))
@@ -245,14 +251,15 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
         low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
         upper[idx] = _unscale_up(up, e)
         lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
-    return lower.reshape(lead), upper.reshape(lead)
+        V[idx] = Vt[:, 0, :]
+    return lower, upper, V
 
 
 def norm2_nonneg_upper(M) -> np.ndarray:
     """Upper bound of ``‖M‖₂`` for each non-negative matrix of a stack (..., m, n) (Collatz–Wielandt).
 
-    ``ρ(MᵀM) ≤ max_i (MᵀMv)_i / v_i`` for every ``v > 0``; ``v`` from a few power iterations, ``MᵀMv``
-    enclosed with sound products. Rigorous for the exact entries; ``inf`` for a non-finite entry.
+    ``ρ(MMᵀ) ≤ max_i (MMᵀv)_i / v_i`` for every ``v > 0`` (with ``M`` or ``Mᵀ``, whichever has fewer rows);
+    ``v`` from a few power iterations, ``MMᵀv`` enclosed with sound products. Rigorous for the exact entries; ``inf`` for a non-finite entry.
     """
     M = np.asarray(M, dtype=np.float64)
     lead, (m, n) = M.shape[:-2], M.shape[-2:]
@@ -265,20 +272,22 @@ def norm2_nonneg_upper(M) -> np.ndarray:
     idx = np.flatnonzero(finite & np.any(Mf != 0, axis=(-2, -1)))
     if idx.size:
         A, e, delta = _scaled(Mf[idx])
+        if m > n:  # ρ(AᵀA) = ρ(AAᵀ): iterate in the smaller dimension
+            A = np.swapaxes(A, -1, -2)
+        A = np.ascontiguousarray(A)
         At = np.ascontiguousarray(np.swapaxes(A, -1, -2))
-        v = np.ones((len(idx), n, 1))
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            for _ in range(_POWER_STEPS):
-                w = At @ (A @ v)
-                s = np.max(w, axis=(-2, -1), keepdims=True)
-                good = np.isfinite(s) & (s > 0)
-                v = np.where(good, w / np.where(good, s, 1.0), v)
+        C = A @ At  # float Gram: only steers the positive vector
+        v = np.ones((len(idx), A.shape[-2], 1))
+        with np.errstate(under="ignore"):
+            for _ in range(_POWER_STEPS):  # A ≠ 0, entries ≤ 1, v > 0: max(Cv) > 0 and finite
+                w = C @ v
+                v = w / w.max(axis=1, keepdims=True)
         v = np.maximum(v, 2.0**-60)  # any positive vector is valid
-        c1, r1 = _bmm(A, v)
-        Mv = R.add_up(c1, r1)  # ≥ Av entrywise (≥ 0)
-        c2, r2 = _bmm(At, np.maximum(Mv, 0.0))
-        AtAv = R.add_up(c2, r2)
-        ratio = np.max(R.div_up(np.maximum(AtAv, 0.0), v), axis=(-2, -1))
+        c1, r1 = _bmm(At, v)
+        Mv = R.add_up(c1, r1)  # ≥ Aᵀv entrywise (≥ 0)
+        c2, r2 = _bmm(A, np.maximum(Mv, 0.0))
+        AAv = R.add_up(c2, r2)  # ≥ AAᵀv
+        ratio = np.max(R.div_up(np.maximum(AAv, 0.0), v), axis=(-2, -1))
         out[idx] = _unscale_up(R.add_up(R.sqrt_up(ratio), delta), e)
     return out.reshape(lead)
 
@@ -308,14 +317,13 @@ def norm2_interval_bounds(lo, hi) -> tuple[np.ndarray, np.ndarray]:
     if idx.size:
         mid, rad = _mid_rad(lof[idx], hif[idx])
         finite_rad = np.isfinite(rad).all(axis=(-2, -1))
-        _, mid_up = norm2_point_bounds(mid)
+        _, mid_up, V = _point_bounds(mid)
         rad_up = norm2_nonneg_upper(np.where(finite_rad[:, None, None], rad, 0.0))
         rad_up = np.where(finite_rad, rad_up, np.inf)
         upper[idx] = np.minimum(upper[idx], R.add_up(mid_up, rad_up))
         # lower: v = top right singular vector of mid; {Jv} ⊆ mid·v ± (ρ + rad·|v|)
         if np.any(mid != 0):
-            _, _, Vt = np.linalg.svd(mid)
-            v = Vt[:, 0, :]
+            v = V
             c, rho = _bmm(mid, v[..., None])
             cr, rr = _bmm(np.where(finite_rad[:, None, None], rad, 0.0), np.abs(v)[..., None])
             spread = R.add_up(rho, R.add_up(cr, rr))[..., 0]
