@@ -21,6 +21,7 @@ rationals; where it is missing or unfaithful every entry is settled exactly.
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -95,6 +96,8 @@ def enclose_decimals(values: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     lo = np.where(below, down, f)
     hi = np.where(above, up, f)
     for i in unsettled.tolist():  # d is a float, or too close to one for ℓ to tell: exact
+        if Decimal(values[i]) == Decimal(float(f[i])):  # both conversions and the comparison are exact
+            continue  # lo = hi = f already
         q = Fraction(values[i])
         lo[i], hi[i] = float_down(q), float_up(q)
     return lo + 0.0, hi + 0.0, text
