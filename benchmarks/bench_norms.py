@@ -131,11 +131,12 @@ def table_loading(repeats: int) -> None:
         p = Path(d) / "net.json"
         write_big_json(p)
         size = p.stat().st_size / 1e6
-        code = ("import resource, sys, time; t = time.perf_counter(); from verinet.cli import main; "
+        # peak RSS from /proc (VmHWM, kB): ru_maxrss would include the forked parent's pages
+        code = ("import re, sys, time; t = time.perf_counter(); from verinet.cli import main; "
                 "sys.argv = ['verinet', 'info', sys.argv[1]]\n"
                 "try: main()\nexcept SystemExit: pass\n"
-                "print('RESULT', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-                "file=sys.stderr)")
+                "hwm = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())\n"
+                "print('RESULT', time.perf_counter() - t, hwm.group(1) if hwm else 0, file=sys.stderr)")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         best = None
         for _ in range(repeats):

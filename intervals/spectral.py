@@ -282,12 +282,13 @@ def norm2_nonneg_upper(M) -> np.ndarray:
             for _ in range(_POWER_STEPS):  # A ≠ 0, entries ≤ 1, v > 0: max(Cv) > 0 and finite
                 w = C @ v
                 v = w / w.max(axis=1, keepdims=True)
-        v = np.maximum(v, 2.0**-60)  # any positive vector is valid
+        v = np.where(np.isfinite(v) & (v > 2.0**-60), v, 2.0**-60)  # any positive vector is valid
         c1, r1 = _bmm(At, v)
         Mv = R.add_up(c1, r1)  # ≥ Aᵀv entrywise (≥ 0)
         c2, r2 = _bmm(A, np.maximum(Mv, 0.0))
         AAv = R.add_up(c2, r2)  # ≥ AAᵀv
         ratio = np.max(R.div_up(np.maximum(AAv, 0.0), v), axis=(-2, -1))
+        ratio = np.where(np.isnan(ratio), np.inf, ratio)
         out[idx] = _unscale_up(R.add_up(R.sqrt_up(ratio), delta), e)
     return out.reshape(lead)
 

@@ -206,3 +206,16 @@ def test_nonneg_upper_exact():
         M = np.abs(rng.standard_normal(shape))
         assert upper_ok(M, float(norm2_nonneg_upper(M)))
     assert float(norm2_nonneg_upper(np.zeros((2, 2)))) == 0.0
+
+
+def test_interval_bounds_never_nan():
+    big = np.finfo(np.float64).max
+    lo = np.array([[[-np.inf, 0.0], [1.0, 2.0]], [[big, big], [big, -big]], [[0.0, 0.0], [0.0, 0.0]],
+                   [[-1e-320, 0.0], [0.0, 5e-324]]])
+    hi = np.array([[[0.0, 0.0], [1.0, 2.0]], [[big, big], [big, big]], [[0.0, 0.0], [0.0, 0.0]],
+                   [[1e-320, 0.0], [0.0, 5e-324]]])
+    low, up = norm2_interval_bounds(lo, hi)
+    assert not np.isnan(low).any() and not np.isnan(up).any()
+    assert up[0] == np.inf and low[2] == up[2] == 0.0 and up[1] >= big
+    assert upper_ok(np.array([[-1e-320, 0.0], [0.0, 5e-324]]), float(up[3]))
+    assert not np.isnan(norm2_nonneg_upper(np.array([[big, big], [big, big]])))
