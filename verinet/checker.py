@@ -512,7 +512,7 @@ class _Quantity:
         if ok:
             return True, shown, True
         M = [[Fraction(_mag(a, b), row.den) for a, b in zip(row.lo, row.hi)] for row in G]
-        return B >= 0 and _collatz_wielandt_ok(M, B * B), shown, True
+        return B >= 0 and (_collatz_wielandt_ok(M, B * B) or _mid_rad_spectral_ok(G, B)), shown, True
 
     # ---- lower bounds at a point: min over the enclosure of the norm ≥ L?
     def lower_ok(self, G, L: Fraction) -> tuple[bool, str, bool]:
@@ -550,6 +550,51 @@ def _collatz_wielandt_ok(M: list[list[Fraction]], B2: Fraction) -> bool:
     Mv = [sum((a * b for a, b in zip(row, v)), _ZERO) for row in M]
     Av = [sum((M[r][i] * Mv[r] for r in range(len(M))), _ZERO) for i in range(len(v))]
     return all(a <= B2 * vi for a, vi in zip(Av, v))
+
+
+def _positive_definite(A: list[list[int]]) -> bool:
+    """Exact test that the symmetric integer matrix ``A`` is positive definite: every leading principal
+    minor is positive (Sylvester). Bareiss' fraction-free elimination: the pivot of step ``k`` is the
+    ``(k+1)``-th leading minor, and every division is exact."""
+    A = [row[:] for row in A]
+    n = len(A)
+    prev = 1
+    for k in range(n):
+        piv = A[k][k]
+        if piv <= 0:
+            return False
+        for i in range(k + 1, n):
+            for j in range(k + 1, n):
+                A[i][j] = (A[i][j] * piv - A[i][k] * A[k][j]) // prev
+        prev = piv
+    return True
+
+
+def _mid_rad_spectral_ok(G, B: Fraction) -> bool:
+    """``‖J‖₂ ≤ B`` for every ``J`` in the interval matrix with rows ``G`` (``_IVec``), via
+    ``‖J‖₂ ≤ ‖mid‖₂ + ‖rad‖₂``: for a rational ``c`` (a float estimate of ``‖mid‖₂`` raised by 2⁻⁴⁴),
+    ``c²I − XXᵀ ≻ 0`` (``X`` the midpoint or its transpose, whichever has fewer rows; exact, in integers)
+    gives ``‖mid‖₂ < c``, and ``‖rad‖₂ ≤ B − c`` by Frobenius or Collatz–Wielandt, exactly."""
+    D = 2 * math.lcm(*(row.den for row in G))
+    mid = [[(a + b) * (D // (2 * row.den)) for a, b in zip(row.lo, row.hi)] for row in G]  # mid·D
+    rad = [[(b - a) * (D // (2 * row.den)) for a, b in zip(row.lo, row.hi)] for row in G]  # rad·D
+    est = float(np.linalg.norm(np.array([[x / D for x in row] for row in mid], dtype=np.float64), 2))
+    if not math.isfinite(est):
+        return False
+    c = Fraction(est) * (1 + Fraction(1, 2**44)) + Fraction(1, 2**1000)
+    r = B - c  # the room left for ‖rad‖₂
+    if r < 0:
+        return False
+    rad2 = sum(x * x for row in rad for x in row)
+    if not (rad2 <= r * r * D * D or _collatz_wielandt_ok([[Fraction(x, D) for x in row] for row in rad], r * r)):
+        return False
+    X = mid if len(mid) <= len(mid[0]) else [list(col) for col in zip(*mid)]
+    k = len(X)
+    # (c²I − XXᵀ/D²)·D²·den(c)² in integers
+    cn2, cd2 = (c.numerator * D) ** 2, c.denominator ** 2
+    A = [[(cn2 if i == j else 0) - cd2 * sum(x * y for x, y in zip(X[i], X[j])) for j in range(k)]
+         for i in range(k)]
+    return _positive_definite(A)
 
 
 def _spectral_lower_ok(J: list[list[tuple[Fraction, Fraction]]], L: Fraction) -> bool:

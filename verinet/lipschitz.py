@@ -502,11 +502,8 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     """The best-first loop of :func:`lipschitz` (arguments already validated)."""
     ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
-    exact_weights = all(
-        (L.weight_q is not None or np.array_equal(L.weight_lo, L.weight_hi))
-        and (L.bias_q is not None or np.array_equal(L.bias_lo, L.bias_hi))
-        for L in network.layers
-    )  # interval-weight families cannot be refined in mp (see verinet.backends.mp)
+    exact_weights = all(L.has_exact_weights for L in network.layers)  # interval-weight families cannot
+    # be refined in mp (see verinet.backends.mp)
     free = width0 > 0
     polish = (_LazyEvaluator(network, c, norm, _POLISH_PRECISION, free)
               if precision is None and exact_weights else None)

@@ -8,7 +8,8 @@ as ``"0.1"`` is the exact decimal. Each layer therefore keeps
 * ``weight_lo/weight_hi`` and ``bias_lo/bias_hi``: the tightest float64 enclosures (equal when the file's
   numbers are floats), used by the fast float64 backend;
 * ``weight_q/bias_q``: the exact rationals when they are not floats (``None`` otherwise), used by the
-  mp backend, the exact evaluator and the certificate checker.
+  mp backend, the exact evaluator and the certificate checker (built from the decimal strings on first
+  use when the layer was read by a text loader).
 """
 
 from __future__ import annotations
@@ -78,6 +79,28 @@ def _check_float(a: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+class ExactText:
+    """Exact decimal strings of an array (a numpy bytes array), turned into Fractions on request."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: np.ndarray) -> None:
+        self.text = text
+
+    def fractions(self) -> np.ndarray:
+        out = np.empty(self.text.shape, dtype=object)
+        flat = out.reshape(-1)
+        for i, s in enumerate(self.text.reshape(-1).tolist()):
+            flat[i] = Fraction(s.decode("ascii"))
+        return out
+
+    def __getstate__(self):
+        return self.text
+
+    def __setstate__(self, state) -> None:
+        self.text = state
+
+
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One affine map followed by an activation: ``a = σ(W x + b)``.
@@ -92,8 +115,11 @@ class Layer:
     bias_hi: np.ndarray
     activation: Activation = Activation.RELU
     alpha: Fraction = Fraction(0)
-    weight_q: np.ndarray | None = None
-    bias_q: np.ndarray | None = None
+    # exact rationals when the numbers are not all floats (None otherwise): an object array of Fractions,
+    # or the decimal strings they come from (converted on first use: millions of Fractions cost seconds
+    # and hundreds of MB, and only the mp backend and exact evaluation need them)
+    _weight_q: np.ndarray | ExactText | None = None
+    _bias_q: np.ndarray | ExactText | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -129,7 +155,41 @@ class Layer:
             None if exact_b else bq,
         )
 
+    @classmethod
+    def from_enclosure(cls, weight_lo, weight_hi, bias_lo, bias_hi, weight_text: np.ndarray, bias_text: np.ndarray,
+                       activation: Activation = Activation.RELU, alpha=0, *, name: str = "layer") -> "Layer":
+        """A layer from the tightest float64 enclosures of exact decimals and the decimal strings themselves
+        (bytes arrays of the same shapes; see :mod:`verinet.loaders.decimals`)."""
+        _check_shapes(weight_lo, bias_lo, name)
+        exact_w = bool(np.array_equal(weight_lo, weight_hi))
+        exact_b = bool(np.array_equal(bias_lo, bias_hi))
+        return cls(weight_lo, weight_hi, bias_lo, bias_hi, Activation(activation), _alpha(activation, alpha, name),
+                   None if exact_w else ExactText(weight_text), None if exact_b else ExactText(bias_text))
+
     # ------------------------------------------------------------------ views
+    @property
+    def weight_q(self) -> np.ndarray | None:
+        """Exact weights (object array of Fractions) when they are not all floats, else None."""
+        return self._materialise("_weight_q")
+
+    @property
+    def bias_q(self) -> np.ndarray | None:
+        """Exact biases (object array of Fractions) when they are not all floats, else None."""
+        return self._materialise("_bias_q")
+
+    @property
+    def has_exact_weights(self) -> bool:
+        """True when the exact weights and biases are known (floats, or rationals): not an interval family."""
+        return ((self._weight_q is not None or np.array_equal(self.weight_lo, self.weight_hi))
+                and (self._bias_q is not None or np.array_equal(self.bias_lo, self.bias_hi)))
+
+    def _materialise(self, attr: str):
+        value = getattr(self, attr)
+        if isinstance(value, ExactText):
+            value = value.fractions()
+            object.__setattr__(self, attr, value)  # a cache: the layer's meaning does not change
+        return value
+
     @property
     def n_in(self) -> int:
         return int(self.weight_lo.shape[1])
@@ -141,16 +201,16 @@ class Layer:
     @property
     def is_float_exact(self) -> bool:
         """True when every weight and bias is exactly a float64 (point matrices in the float backend)."""
-        return self.weight_q is None and self.bias_q is None
+        return self._weight_q is None and self._bias_q is None
 
     @property
     def weight_mid(self) -> np.ndarray:
         """Float64 weights for approximate (non-rigorous) evaluation."""
-        return self.weight_lo if self.weight_q is None else 0.5 * self.weight_lo + 0.5 * self.weight_hi
+        return self.weight_lo if self._weight_q is None else 0.5 * self.weight_lo + 0.5 * self.weight_hi
 
     @property
     def bias_mid(self) -> np.ndarray:
-        return self.bias_lo if self.bias_q is None else 0.5 * self.bias_lo + 0.5 * self.bias_hi
+        return self.bias_lo if self._bias_q is None else 0.5 * self.bias_lo + 0.5 * self.bias_hi
 
     def weight_exact(self) -> np.ndarray:
         """Exact weights as an object array of Fractions."""

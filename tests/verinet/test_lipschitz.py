@@ -203,8 +203,6 @@ def test_constant_zero_stops(precision, norm):
     assert r.lower == 0 and 0 <= r.upper < TINY
 
 
-@pytest.mark.xfail(strict=True, reason="verinet.norms bounds ‖J‖₂ by the spectral norm of |J| (entrywise "
-                   "magnitude), which exceeds ‖J‖₂ for mixed-sign J however small the boxes: no convergence")
 def test_l2_operator_norm_converges_for_mixed_sign_jacobian():
     net = Network((Layer.from_exact([["1", "1"], ["1", "-1"]], ["0", "0"], "identity"),))  # ‖J‖₂ = √2
     r = lipschitz(net, _box([-1, -1], [1, 1]), norm="2", output="all", tol=1e-9, max_boxes=300)

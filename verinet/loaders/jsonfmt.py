@@ -30,6 +30,7 @@ returns it.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from verinet.errors import ModelFormatError
+from verinet.loaders.decimals import enclose_decimals
 from verinet.loaders._common import build_network, exact_str, parse_exact, read_model_bytes, with_provenance
 from verinet.network import Activation, InputDomain, Layer, Network
 
@@ -110,6 +112,26 @@ def _numbers(value, shape_rank: int, where: str, p: Path) -> np.ndarray:
     return out
 
 
+def _fast_numbers(value, shape_rank: int):
+    """``(lo, hi, text)`` arrays for a well-formed vector/matrix of plain decimal strings (see
+    :mod:`verinet.loaders.decimals`), or None: the exact path then reads it (and reports any error)."""
+    if shape_rank == 1:
+        if not isinstance(value, list) or not value:
+            return None
+        flat, shape = value, (len(value),)
+    else:
+        if not isinstance(value, list) or not value or not all(type(r) is list for r in value):
+            return None
+        n_in = len(value[0])
+        if n_in == 0 or any(len(r) != n_in for r in value):
+            return None
+        flat, shape = list(itertools.chain.from_iterable(value)), (len(value), n_in)
+    r = enclose_decimals(flat)
+    if r is None:
+        return None
+    return tuple(a.reshape(shape) for a in r)
+
+
 def _activation(name, where: str, p: Path) -> Activation:
     try:
         return Activation(str(name).lower())
@@ -133,8 +155,11 @@ def load_json(path) -> Network:
         where = f"layer {k}"
         if not isinstance(ld, dict) or "weight" not in ld or "bias" not in ld:
             raise ModelFormatError(f"{p}: {where}: expected an object with 'weight' and 'bias'")
-        w = _numbers(ld["weight"], 2, f"{where} weight", p)
-        b = _numbers(ld["bias"], 1, f"{where} bias", p)
+        fast_w = _fast_numbers(ld["weight"], 2)
+        fast_b = _fast_numbers(ld["bias"], 1) if fast_w is not None else None
+        if fast_b is None:
+            w = _numbers(ld["weight"], 2, f"{where} weight", p)
+            b = _numbers(ld["bias"], 1, f"{where} bias", p)
         if "activation" in ld:
             act = _activation(ld["activation"], where, p)
         else:
@@ -148,7 +173,11 @@ def load_json(path) -> Network:
             except ValueError as exc:
                 raise ModelFormatError(f"{p}: {where} alpha: {exc}") from None
         try:
-            layers.append(Layer.from_exact(w, b, act, alpha, name=where))
+            if fast_b is not None:
+                (wlo, whi, wtext), (blo, bhi, btext) = fast_w, fast_b
+                layers.append(Layer.from_enclosure(wlo, whi, blo, bhi, wtext, btext, act, alpha, name=where))
+            else:
+                layers.append(Layer.from_exact(w, b, act, alpha, name=where))
         except ValueError as exc:
             raise ModelFormatError(f"{p}: {exc}") from None
     domain = None
