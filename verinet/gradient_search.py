@@ -236,20 +236,25 @@ class _Search:
             self.record(X, _dual_norm(G, self.q))
             done += m
 
-    def ascend(self, starts: np.ndarray, steps: int) -> None:
-        """Sign ascent on the smoothed surrogate from every start (one batch)."""
+    def ascend(self, starts: np.ndarray, steps: int, output: float = 0.0) -> None:
+        """Sign ascent from every start (one batch): on the smoothed surrogate ``‖g_τ‖`` (``output = 0``), or
+        on ``output·cᵀf`` (``output = ±1``: PGD steps as an attack takes them, which drive points to the
+        box's faces and vertices, where trained ReLU networks often have their steepest pieces)."""
         X = starts.copy()
         for t in range(steps):
             if self.out_of_time():
                 return
             frac = t / max(steps - 1, 1)
             zs = self.net.forward(X)
-            # temperature relative to each layer's typical pre-activation size, annealed 0.3 -> 0.003
-            scale = 0.3 * (0.01 ** frac)
-            tau = [max(scale * float(np.median(np.abs(z))), 1e-12) for z in zs]
-            h = self._smoothed_ascent_direction(X, zs, tau)
             G, *_ = self.grads(X, zs)
             self.record(X, _dual_norm(G, self.q))
+            if output:
+                h = output * G
+            else:
+                # temperature relative to each layer's typical pre-activation size, annealed 0.3 -> 0.003
+                scale = 0.3 * (0.01 ** frac)
+                tau = [max(scale * float(np.median(np.abs(z))), 1e-12) for z in zs]
+                h = self._smoothed_ascent_direction(X, zs, tau)
             eta = 0.1 * (0.05 ** frac)
             X = self.project(X + eta * self.w * np.sign(h))
         G, *_ = self.grads(X)
@@ -302,7 +307,6 @@ class _Search:
         # Jacobians of every kinked layer's pre-activations under the pattern at x, and the exact
         # gradient after flipping each of their neurons alone
         J = np.eye(len(x))
-        cands = []  # (new norm, layer, neuron, row of J, z)
         Jrows, zvals, newg, meta = [], [], [], []
         for k in range(len(zs)):
             Jk = net.W[k] @ J  # (n_k, n)
@@ -471,6 +475,21 @@ def approx_gradient_candidates(network: Network, c, lo, hi, *, norm: str = "inf"
         if network.piecewise_linear and pattern_rounds > 0 and not s.out_of_time():
             starts, _ = s.best(max(1, restarts // 4))
             s.pattern_ascent(starts, pattern_rounds, lp)
+        # with a budget left: more rounds from fresh samples, alternating the smoothed ascent with PGD on
+        # ±cᵀf, each followed by a short pattern walk from the best point of the round
+        r = 0
+        while deadline is not None and not s.out_of_time() and restarts > 0 and steps > 0:
+            fresh = _Search(network, c, s.q, lo, hi, free, ball, deadline, s.rng)
+            fresh.sample(max(samples // 4, restarts), chunk)
+            starts, _ = fresh.best(restarts)
+            fresh.ascend(starts, steps, (0.0, 1.0, -1.0)[r % 3])
+            if network.piecewise_linear and pattern_rounds > 0:
+                fresh.pattern_ascent(fresh.best(1)[0], pattern_rounds, lp)
+            s.pts += fresh.pts
+            s.vals += fresh.vals
+            s.evaluated += fresh.evaluated
+            r += 1
+            s.pts, s.vals = [s.best(keep)[0]], [s.best(keep)[1]]  # keep memory bounded
     finally:
         restore()
     P, V = s.best(keep)

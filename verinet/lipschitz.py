@@ -405,7 +405,8 @@ def lipschitz(
     search : float
         Share of ``time_limit`` spent first on a search for large gradients (random and vertex samples,
         smoothed gradient ascent, a walk over activation patterns; :mod:`verinet.gradient_search`), whose
-        points give rigorous lower bounds; without a time limit a small fixed search (deterministic).
+        points give rigorous lower bounds; the search resumes for half a share at 1/4, 1/2 and 3/4 of the
+        time limit (2.5 shares in all at most). Without a time limit a small fixed search (deterministic).
         0 disables it. Single outputs and combinations only (not ``"all"``).
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
@@ -532,6 +533,9 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     boxes = 0
     tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
     null_keys: set[bytes] = set()  # sign patterns whose part had no interior in some box
+    # coordinates the exact region leaves free (a pinned coordinate that is not a float has an outer box of
+    # positive width, but rows along it do not bound the interior of the region's affine hull)
+    region_free = np.array([a < b for a, b in zip(region.lower, region.upper)])
     piecewise = network.piecewise_linear
     seq = itertools.count()
     heap: list = []  # (-bound, seq, node); seq makes entries unique and the order deterministic
@@ -591,13 +595,17 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
         pts = np.clip(pts, lo0, hi0)
         try_lower(pts, ev.points(pts))
-    if search > 0 and c is not None and -heap[0][0] - lower > tol * -heap[0][0]:
-        # float candidates from a search for large gradients (skipped when the root box already closes
-        # the gap); the bound is the rigorous enclosure at them
-        seconds = None if time_limit is None else search * time_limit
-        cand = approx_region_candidates(network, region, c, norm, seconds=seconds, seed=seed)
+    def search_lower(seconds: float | None, k: int) -> None:
+        # float candidates from a search for large gradients; the bound is the rigorous enclosure at them
+        cand = approx_region_candidates(network, region, c, norm, seconds=seconds, seed=seed + k)
         if len(cand.points):
             try_lower(cand.points, ev.points(cand.points))
+
+    searching = search > 0 and c is not None
+    if searching and -heap[0][0] - lower > tol * -heap[0][0]:  # unless the root box closes the gap
+        search_lower(None if time_limit is None else search * time_limit, 0)
+    # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for half a share each
+    resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
     last_report = time.perf_counter()
     last_boxes = 0
     status = Status.CONVERGED
@@ -625,6 +633,10 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         if time_limit is not None and now - t0 >= time_limit:
             status = Status.TIME_LIMIT
             break
+        if resumes and now - t0 >= resumes[0] * time_limit:
+            resumes.pop(0)
+            search_lower(0.5 * search * time_limit, 3 - len(resumes))
+            continue
         at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
         if at_floor and witness is not None and not witness_polished:
             val = float(polish.points(np.array([witness]))[0])
@@ -669,7 +681,8 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 elif signs is not None:
                     # no interior point found: the part may be a null set (coinciding kinks), which bounds
                     # nothing (the constant is an essential supremum); drop it only with an exact proof
-                    null = prove_null_part(network, node.lo, node.hi, signs, _fixed_tuple(node.fix, kinked), free)
+                    null = prove_null_part(network, node.lo, node.hi, signs, _fixed_tuple(node.fix, kinked),
+                                           region_free)
                     if null is not None:
                         null_keys.add(key)
                         node.bound, node.null = 0.0, null
