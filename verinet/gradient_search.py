@@ -29,6 +29,7 @@ norm of its Clarke gradient enclosure, which is sound.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -356,7 +357,10 @@ class _Search:
             signs = _signs(net, zs)
             k, nn = int(ids[j, 0]), int(ids[j, 1])
             signs[k][nn] = -signs[k][nn]
-            y = _lp_piece_point(self.network, signs, self.lo, self.hi)
+            left = None if self.deadline is None else self.deadline - time.perf_counter()
+            if left is not None and (left < 0.5 or ("scipy.optimize" not in sys.modules and left < 5.0)):
+                return None  # importing SciPy's optimisers alone takes seconds on a busy machine
+            y = _lp_piece_point(self.network, signs, self.lo, self.hi, left)
             if y is None:
                 continue
             y = self.project(y[None, :])
@@ -374,7 +378,8 @@ def _signs(net: _Net, zs: list[np.ndarray]) -> list:
             for z, a in zip(zs, net.act)]
 
 
-def _lp_piece_point(network: Network, signs, lo: np.ndarray, hi: np.ndarray) -> np.ndarray | None:
+def _lp_piece_point(network: Network, signs, lo: np.ndarray, hi: np.ndarray,
+                    seconds: float | None = None) -> np.ndarray | None:
     """Chebyshev centre of the piece with pattern ``signs`` inside the box, by the HiGHS LP solver
     (``max t`` s.t. ``g_i·x + ‖g_i‖ t ≤ h_i``, ``lo ≤ x ≤ hi``); None when the piece misses the box, the
     solver fails, or SciPy is not installed. Heuristic (float LP)."""
@@ -402,7 +407,8 @@ def _lp_piece_point(network: Network, signs, lo: np.ndarray, hi: np.ndarray) -> 
     cost = np.zeros(k + 1)
     cost[-1] = -1.0
     try:
-        res = linprog(cost, A_ub=A, b_ub=h / nrm, bounds=bounds, method="highs")
+        options = {} if seconds is None else {"time_limit": max(float(seconds), 0.01)}
+        res = linprog(cost, A_ub=A, b_ub=h / nrm, bounds=bounds, method="highs", options=options)
     except (ValueError, np.linalg.LinAlgError):
         return None
     if res.status != 0 or res.x is None or not res.x[-1] > 0:
@@ -459,9 +465,10 @@ def approx_gradient_candidates(network: Network, c, lo, hi, *, norm: str = "inf"
     # small batches dominate the ascent: one BLAS thread avoids thread hand-offs (10x on a busy machine)
     restore = limit_blas_threads(1)
     try:
-        # a batch of a few MB: cheap forward/backward passes, and the clock is checked between batches
+        # batches of a few hundred KB: the clock is checked between them, so a busy machine still leaves
+        # the ascent its share
         width = max(sum(L.n_out for L in network.layers), 1)
-        chunk = int(np.clip(2_000_000 // width, 64, 20_000))
+        chunk = int(np.clip(400_000 // width, 64, 4_096))
         # time shares: sampling 25%, smoothed ascent up to 60% (then the pattern walk)
         s.deadline = None if deadline is None else t0 + 0.25 * (deadline - t0)
         s.sample(samples, chunk)
@@ -480,8 +487,15 @@ def approx_gradient_candidates(network: Network, c, lo, hi, *, norm: str = "inf"
         r = 0
         while deadline is not None and not s.out_of_time() and restarts > 0 and steps > 0:
             fresh = _Search(network, c, s.q, lo, hi, free, ball, deadline, s.rng)
-            fresh.sample(max(samples // 4, restarts), chunk)
-            starts, _ = fresh.best(restarts)
+            if r % 3 == 0:
+                fresh.sample(max(samples // 4, restarts), chunk)
+                starts, _ = fresh.best(restarts)
+            else:  # PGD rounds start from uniform random points, as an attack would
+                starts = s.project(lo + s.rng.random((restarts, len(lo))) * s.w)
+            if r % 3 == 0:  # half of the smoothed-ascent starts: the best points so far, slightly moved
+                best, _ = s.best(restarts // 2)
+                moved = best + 0.02 * s.w * (s.rng.random(best.shape) - 0.5)
+                starts = np.concatenate([starts[:restarts - len(best)], s.project(moved)])
             fresh.ascend(starts, steps, (0.0, 1.0, -1.0)[r % 3])
             if network.piecewise_linear and pattern_rounds > 0:
                 fresh.pattern_ascent(fresh.best(1)[0], pattern_rounds, lp)

@@ -405,8 +405,8 @@ def lipschitz(
     search : float
         Share of ``time_limit`` spent first on a search for large gradients (random and vertex samples,
         smoothed gradient ascent, a walk over activation patterns; :mod:`verinet.gradient_search`), whose
-        points give rigorous lower bounds; the search resumes for half a share at 1/4, 1/2 and 3/4 of the
-        time limit (2.5 shares in all at most). Without a time limit a small fixed search (deterministic).
+        points give rigorous lower bounds; the search resumes for one share at 1/4, 1/2 and 3/4 of the
+        time limit (4 shares in all at most). Without a time limit a small fixed search (deterministic).
         0 disables it. Single outputs and combinations only (not ``"all"``).
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
@@ -595,6 +595,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
         pts = np.clip(pts, lo0, hi0)
         try_lower(pts, ev.points(pts))
+
     def search_lower(seconds: float | None, k: int) -> None:
         # float candidates from a search for large gradients; the bound is the rigorous enclosure at them
         cand = approx_region_candidates(network, region, c, norm, seconds=seconds, seed=seed + k)
@@ -604,7 +605,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     searching = search > 0 and c is not None
     if searching and -heap[0][0] - lower > tol * -heap[0][0]:  # unless the root box closes the gap
         search_lower(None if time_limit is None else search * time_limit, 0)
-    # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for half a share each
+    # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
     resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
     last_report = time.perf_counter()
     last_boxes = 0
@@ -635,7 +636,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             break
         if resumes and now - t0 >= resumes[0] * time_limit:
             resumes.pop(0)
-            search_lower(0.5 * search * time_limit, 3 - len(resumes))
+            search_lower(search * time_limit, 3 - len(resumes))
             continue
         at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
         if at_floor and witness is not None and not witness_polished:
