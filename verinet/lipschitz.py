@@ -603,7 +603,8 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             try_lower(cand.points, ev.points(cand.points))
 
     searching = search > 0 and c is not None
-    if searching and -heap[0][0] - lower > tol * -heap[0][0]:  # unless the root box closes the gap
+    # not when the root box leaves a gap of 1 % or less: refinement closes it faster than a search
+    if searching and -heap[0][0] - lower > max(tol, 0.01) * -heap[0][0]:
         search_lower(None if time_limit is None else search * time_limit, 0)
     # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
     resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
