@@ -306,6 +306,7 @@ def lipschitz_certificate(result, network) -> dict:
                     "bound": _exact(leaf.bound),
                     "precision": int(leaf.precision),
                     "fixed": [[int(k), int(j), int(sgn)] for k, j, sgn in leaf.fixed],
+                    **({"null": [[int(k), int(j), _exact(v)] for k, j, v in leaf.null]} if leaf.null else {}),
                 }
                 for leaf in result.partition
             ],

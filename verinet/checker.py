@@ -32,6 +32,13 @@ file), the parser of exact number literals (``verinet.exactfmt.parse_exact``) an
   the region's bounding box. A leaf with fixed signs is bounded by the enclosure over its part: each
   fixed pre-activation interval is intersected with its sign's closed half-line (exact), and the
   neuron's slope is fixed (see ``_Quantity.enclosure``); a part proved empty bounds nothing.
+* **Null parts**: a leaf may instead carry multipliers ``λ_i > 0`` for some of its fixed neurons proving that
+  its part has no interior (zero volume: it bounds nothing, the constant being an essential supremum).
+  Checked exactly: every kinked neuron below the rows used is fixed or has a sign proved by the part's
+  exact intervals, so each row ``ℓ_i = −s_i z_i`` is affine on the part; each row has a non-zero
+  coefficient on a coordinate the region leaves free (or a positive constant); and
+  ``min_{x ∈ box} Σ λ_i ℓ_i(x) ≥ 0``. An interior point would make every row negative (see
+  :mod:`verinet.null_parts` for the two-line proof), so the part is a null set.
 * **Lower bound**: the witness must lie in the region (exactly), and the smallest norm over the exact
   gradient enclosure at the point must be ≥ the claimed lower bound.
 * **Counterexamples**: the point must lie in the region and violate the property exactly.
@@ -745,6 +752,68 @@ def _check_cover(region: _Region, evidence: dict, n: int, layers: list[_ExactLay
     return L, H, FX
 
 
+def _null_failure(layers: list[_ExactLayer], lo: list[Fraction], hi: list[Fraction], fixed: dict, null,
+                  free: list[bool], i: int) -> str | None:
+    """None if the leaf's ``null`` multipliers prove that its part has no interior, else the reason."""
+    if not isinstance(null, list) or not null:
+        raise CertificateError(f"malformed certificate: leaf {i} null must be a non-empty list of [layer, neuron, λ]")
+    lam = {}
+    for item in null:
+        if not (isinstance(item, list) and len(item) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  for v in item[:2])):
+            raise CertificateError(f"malformed certificate: leaf {i} has an invalid null entry {item!r}")
+        lam[(item[0], item[1])] = _q(item[2], f"leaf {i} null multiplier")
+    for key, v in lam.items():
+        if key not in fixed:
+            return f"leaf {i}: null multiplier on neuron {list(key)}, which the leaf does not fix"
+        if v <= 0:
+            return f"leaf {i}: null multipliers must be positive"
+    got = _propagate(layers, _IVec.box(lo, hi), fixed)
+    if got is None:
+        return None  # the part is empty: a null set
+    pre = got[0]
+    top = max(k for k, _ in lam)
+    n = len(lo)
+    # exact affine maps z = A x + c of layers 0..top on the part, ReLU slopes from the fixed or proved signs
+    A = [[Fraction(int(r == j)) for j in range(n)] for r in range(n)]
+    c = [_ZERO] * n
+    rows: dict = {}
+    for k, L in enumerate(layers[:top + 1]):
+        W = [[Fraction(w, L.den) for w in row] for row in L.Wn]
+        Az = [[sum((w * A[t][j] for t, w in enumerate(row) if w), _ZERO) for j in range(n)] for row in W]
+        cz = [sum((w * c[t] for t, w in enumerate(row) if w), Fraction(bv, L.den)) for row, bv in zip(W, L.bn)]
+        for (kk, j), v in lam.items():
+            if kk == k:
+                s = fixed[(kk, j)]
+                rows[(kk, j)] = ([-s * a for a in Az[j]], -s * cz[j], v)
+        if L.act == "identity":
+            A, c = Az, cz
+            continue
+        alpha = Fraction(L.a_num, L.a_den) if L.act == "leaky_relu" else _ZERO
+        slopes = []
+        for j in range(len(W)):
+            s = fixed.get((k, j))
+            if s is None:  # not fixed: its sign on the part must follow from the exact intervals
+                zl, zh = pre[k].lo[j], pre[k].hi[j]
+                s = 1 if zl >= 0 else (-1 if zh <= 0 else 0)
+            if s == 0 and k < top:
+                return f"leaf {i}: neuron {[k, j]} changes sign on the part, so the null rows are not affine"
+            slopes.append(_ONE if s > 0 else alpha)
+        A = [[sl * a for a in row] for sl, row in zip(slopes, Az)]
+        c = [sl * v for sl, v in zip(slopes, cz)]
+    C = [_ZERO] * n
+    const = _ZERO
+    for key, (r, e, v) in rows.items():
+        if not (any(r[d] != 0 for d in range(n) if free[d]) or e > 0):
+            return f"leaf {i}: null row of neuron {list(key)} has no free coefficient and no positive constant"
+        C = [a + v * b for a, b in zip(C, r)]
+        const += v * e
+    low = sum((min(a * x, a * y) for a, x, y in zip(C, lo, hi)), const)
+    if low < 0:
+        return f"leaf {i}: the null multipliers do not prove that the part has no interior"
+    return None
+
+
 def _choose(total: int, sample: int | None, seed: int, first: int) -> list[int]:
     """All leaves, or ``sample`` of them: the leaf ``first`` (largest recorded bound) plus random others."""
     if sample is None or sample >= total:
@@ -802,7 +871,13 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
             raise _Invalid(f"leaf {i}: recorded bound {_show(b)} exceeds the claimed upper bound {_show(upper)}")
     first = max(range(total), key=bounds.__getitem__)
     chosen = _choose(total, sample, seed, first)
+    free = [a < b for a, b in zip(region.lower, region.upper)]
     for i in chosen:
+        if leaves[i].get("null") is not None:
+            why = _null_failure(layers, L[i], H[i], FX[i], leaves[i]["null"], free, i)
+            if why is not None:
+                raise _Invalid(why)
+            continue  # a null set bounds nothing
         G = quantity.enclosure(L[i], H[i], FX[i])
         if G is None:  # an empty piece: no point of the region to bound
             continue

@@ -27,6 +27,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
 
 import numpy as np
@@ -36,9 +37,11 @@ from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import float_to_exact_str
 from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_from_bounds
+from verinet.gradient_search import approx_region_candidates
 from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
+from verinet.null_parts import prove_null_part
 from verinet.parallel import make_pool
 from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed
 from verinet.region import Region
@@ -78,6 +81,9 @@ class Leaf:
     #: (layer, neuron, +1 active / −1 inactive): the leaf is the part of the box where these neurons
     #: have these signs (empty: the whole box)
     fixed: tuple[tuple[int, int, int], ...] = ()
+    #: (layer, neuron, λ > 0): multipliers proving that the part has no interior (bound 0; see
+    #: :mod:`verinet.null_parts`); empty for an ordinary leaf
+    null: tuple[tuple[int, int, Fraction], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -351,6 +357,7 @@ def lipschitz(
     precision: int | None = None,
     batch: int = 128,
     samples: int = 16,
+    search: float = 0.05,
     workers: int = 1,
     bounds: str = "auto",
     neurons: str = "auto",
@@ -395,6 +402,12 @@ def lipschitz(
         on a coordinate: its two parts cover the box, on each the neuron's derivative is exact, and its
         sign constraint tightens every later layer (with linear bounds it also shrinks the box and may
         prove the part empty). ``never``: coordinates only, as in the paper's method.
+    search : float
+        Share of ``time_limit`` spent first on a search for large gradients (random and vertex samples,
+        smoothed gradient ascent, a walk over activation patterns; :mod:`verinet.gradient_search`), whose
+        points give rigorous lower bounds; the search resumes for one share at 1/4, 1/2 and 3/4 of the
+        time limit (4 shares in all at most). Without a time limit a small fixed search (deterministic).
+        0 disables it. Single outputs and combinations only (not ``"all"``).
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
         (bounds, boxes, status, partition) is identical for any number of workers, except under a
@@ -446,10 +459,12 @@ def lipschitz(
         bounds = _auto_bounds(network)
     if neurons not in ("auto", "never"):
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
+    if not 0 <= search < 1:
+        raise QueryError(f"search must be a share of the time limit in [0, 1), got {search}")
     pool = make_pool(_Evaluator, (network, c, norm, precision, free, bounds), workers, scheduler)
     try:
         result = _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
-                         precision, batch, samples, seed, progress, t0, lo0, hi0, width0, neurons)
+                         precision, batch, samples, seed, progress, t0, lo0, hi0, width0, neurons, search)
         return dataclasses.replace(result, bounds=bounds)
     finally:
         pool.close()
@@ -464,16 +479,17 @@ def _auto_bounds(network: Network) -> str:
 class _Node:
     """A box of the search: corners, the fixed neuron signs, and what its last evaluation found."""
 
-    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished")
+    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null")
 
     def __init__(self, lo, hi, fix, bound, score, n_unstable, cand, polished) -> None:
         self.lo, self.hi, self.fix = lo, hi, fix
         self.bound, self.score = float(bound), score
         self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
+        self.null: tuple = ()
 
     def leaf(self, kinked, precision: int = 53) -> Leaf:
         return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
-                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked))
+                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked), self.null)
 
 
 def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
@@ -498,7 +514,7 @@ _BRANCH_UNSTABLE = 2
 
 
 def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy, precision, batch,
-            samples, seed, progress, t0, lo0, hi0, width0, neurons="auto") -> LipschitzResult:
+            samples, seed, progress, t0, lo0, hi0, width0, neurons="auto", search=0.0) -> LipschitzResult:
     """The best-first loop of :func:`lipschitz` (arguments already validated)."""
     ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
@@ -513,6 +529,10 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
 
     boxes = 0
     tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
+    null_keys: set[bytes] = set()  # sign patterns whose part had no interior in some box
+    # coordinates the exact region leaves free (a pinned coordinate that is not a float has an outer box of
+    # positive width, but rows along it do not bound the interior of the region's affine hull)
+    region_free = np.array([a < b for a, b in zip(region.lower, region.upper)])
     piecewise = network.piecewise_linear
     seq = itertools.count()
     heap: list = []  # (-bound, seq, node); seq makes entries unique and the order deterministic
@@ -572,6 +592,19 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
         pts = np.clip(pts, lo0, hi0)
         try_lower(pts, ev.points(pts))
+
+    def search_lower(seconds: float | None, k: int) -> None:
+        # float candidates from a search for large gradients; the bound is the rigorous enclosure at them
+        cand = approx_region_candidates(network, region, c, norm, seconds=seconds, seed=seed + k)
+        if len(cand.points):
+            try_lower(cand.points, ev.points(cand.points))
+
+    searching = search > 0 and c is not None
+    # not when the root box leaves a gap of 1 % or less: refinement closes it faster than a search
+    if searching and -heap[0][0] - lower > max(tol, 0.01) * -heap[0][0]:
+        search_lower(None if time_limit is None else search * time_limit, 0)
+    # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
+    resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
     last_report = time.perf_counter()
     last_boxes = 0
     status = Status.CONVERGED
@@ -599,6 +632,10 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         if time_limit is not None and now - t0 >= time_limit:
             status = Status.TIME_LIMIT
             break
+        if resumes and now - t0 >= resumes[0] * time_limit:
+            resumes.pop(0)
+            search_lower(search * time_limit, 3 - len(resumes))
+            continue
         at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
         if at_floor and witness is not None and not witness_polished:
             val = float(polish.points(np.array([witness]))[0])
@@ -629,15 +666,27 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 polish_node(node)
                 continue
             key = node.fix.tobytes()
-            if branch_neurons and piecewise and node.n_unstable == 0 and node.fix.any() and key not in tried:
+            if (branch_neurons and piecewise and node.n_unstable == 0 and node.fix.any()
+                    and (key not in tried or key in null_keys)):
                 # one linear piece: its bound is exact if the part has a point; parts are often slivers
                 # that centres miss, so look for a point inside the piece (lower bounds stay rigorous:
                 # they come from enclosures at the points found)
+                fresh = key not in tried
                 tried.add(key)
                 signs = ev.pattern(node.lo, node.hi, node.fix)
-                x = piece_point(network, node.lo, node.hi, signs) if signs is not None else None
+                x = piece_point(network, node.lo, node.hi, signs) if signs is not None and fresh else None
                 if x is not None:
                     try_lower(x[None, :], ev.points(x[None, :]))
+                elif signs is not None:
+                    # no interior point found: the part may be a null set (coinciding kinks), which bounds
+                    # nothing (the constant is an essential supremum); drop it only with an exact proof
+                    null = prove_null_part(network, node.lo, node.hi, signs, _fixed_tuple(node.fix, kinked),
+                                           region_free)
+                    if null is not None:
+                        null_keys.add(key)
+                        node.bound, node.null = 0.0, null
+                        push(node)
+                        continue
             if branch_neurons and 1 <= node.n_unstable <= branch_limit and node.cand >= 0:
                 for sign in (-1, 1):
                     f = node.fix.copy()

@@ -7,8 +7,7 @@ exact comparisons of the returned floats with exact values — no tolerance; a t
 
 Known limitations of the method are kept as strict ``xfail`` tests with minimal examples (they start
 passing, and fail as "XPASS", when fixed): the l2 operator norm of a mixed-sign Jacobian is bounded
-through ``|J|`` (``verinet.norms``), and neurons whose kinks coincide (not in general position) leave an
-unrealisable sign pattern that keeps the upper bound up.
+through ``|J|`` (``verinet.norms``).
 """
 
 from __future__ import annotations
@@ -565,10 +564,9 @@ def test_fc_2_2_3_known_answer():
         assert L.le(value) and L.ge(value)
         r = lipschitz(net, _box(lo, hi), tol=1e-12, max_boxes=2000)
         assert r.lower <= value <= r.upper
-        if value == 2:
-            assert r.gap <= 1e-12
-        else:  # relu(x1 + x2) and relu(-x1 - x2) kink on the same line: see test_coincident_kinks_converge
-            assert r.upper == pytest.approx(6, rel=1e-12)
+        # relu(x1 + x2) and relu(-x1 - x2) kink on the same line: the part where both are active is that
+        # line (chain-rule gradient 6), proved to have no interior and dropped
+        assert r.status is Status.CONVERGED and r.gap <= 1e-12
 
 
 @pytest.mark.parametrize("i", [1, 5, 13])
@@ -606,14 +604,15 @@ def test_three_inputs_converge_at_kink_triple_points():
     assert 2.0143 < r.lower <= r.upper < 2.0145
 
 
-@pytest.mark.xfail(strict=True, reason="coincident kinks (not in general position): with relu(x) and "
-                   "relu(-x) both unstable, the fixed-sign piece {x >= 0, -x >= 0} has measure zero but is not "
-                   "detected as empty, and its chain-rule gradient 2 + 1 = 3 keeps the upper bound at 3")
 def test_coincident_kinks_converge():
+    """Coincident kinks (not in general position): with relu(x) and relu(-x) both unstable, the fixed-sign
+    piece {x >= 0, -x >= 0} = {0} has measure zero, and its chain-rule gradient 2 + 1 = 3 kept the upper
+    bound at 3 until such parts were proved null (``verinet.null_parts``) and dropped."""
     net = Network((Layer.from_exact([["1"], ["-1"]], ["0", "0"]), Layer.from_exact([["2", "-1"]], ["0"], "identity")))
     r = lipschitz(net, _box([-1], [1]), tol=1e-9, max_boxes=2000)  # f(x) = 2 relu(x) - relu(-x): L = 2
     assert r.lower <= 2 <= r.upper
     assert r.gap <= 1e-6
+    assert any(leaf.null for leaf in r.partition)
 
 
 # --------------------------------------------------------------------------------------------------
