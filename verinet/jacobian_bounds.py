@@ -43,6 +43,7 @@ Only float64, and hidden layers whose derivative enclosures are ``≥ 0`` (every
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from dataclasses import dataclass
 
@@ -58,6 +59,10 @@ from verinet.norms import canonical_norm, dual, sum_up
 from verinet.propagation import LayerBounds, propagate
 
 __all__ = ["GradientBounds", "gradient_bounds", "product_lines", "abs_chord"]
+
+#: l1 norm: the signs of up to this many gradient coordinates of unknown sign are enumerated (2^SIGNS rows
+#: per box), the others relaxed by chords
+SIGNS = 5
 
 
 # --------------------------------------------------------------------------------------------------
@@ -233,14 +238,19 @@ class GradientBounds:
     upper: np.ndarray
 
 
-def _refine_all(bn: _BackNet, relax: list, inp, j: int, Z: IntervalArray, mask: np.ndarray, ma_prev) -> IntervalArray:
+def _refine_all(bn: _BackNet, relax: list, inp, j: int, Z: IntervalArray, mask: np.ndarray, ma_prev,
+                dead: np.ndarray) -> IntervalArray:
+    """``Z`` met with back-substituted bounds at ``mask``; boxes where the two enclosures are disjoint (only
+    possible when the derivative enclosures describe an empty set, e.g. the part of a box with fixed
+    signs that has no point) are marked in ``dead`` and keep ``Z``."""
     if not mask.any():
         return Z
-    return _refine_pre(bn, relax, inp, j, Z, mask, ma_prev)
+    return _refine_pre(bn, relax, inp, j, Z, mask, ma_prev, dead)
 
 
 def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray, norm: str = "inf",
-                    free: np.ndarray | None = None, G: IntervalArray | None = None) -> GradientBounds:
+                    free: np.ndarray | None = None, G: IntervalArray | None = None,
+                    signs: int = SIGNS) -> GradientBounds:
     """Linear (back-substituted) bounds on the gradient of ``cᵀ f`` and on its dual norm, per box.
 
     Parameters
@@ -257,6 +267,9 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
         Coordinates that count (the others are dropped from the norm, as for a region flat in them).
     G : IntervalArray (B, n), optional
         A gradient enclosure for the same boxes (the interval chain rule) to intersect with.
+    signs : int
+        l1 norm: enumerate the signs of up to this many gradient coordinates of unknown sign
+        (``2^signs`` back-substituted rows per box); 0 relaxes every coordinate by its chord.
 
     Returns
     -------
@@ -295,6 +308,7 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
     A = IntervalArray._unsafe(ulo, uhi)
     ma_prev = inp.ma
     relax: list[_Relax] = []
+    dead = np.zeros(B, dtype=bool)
     H = n_layers - 1
     for j in range(H):
         kf = n_layers - 2 - j  # forward layer whose weights this backward layer uses
@@ -306,7 +320,7 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
             else:
                 d = D[kf - 1]
                 mask = (d.lo < d.hi) & (Z.lo < 0.0) & (Z.hi > 0.0)
-            Z = _refine_all(bn, relax, inp, j, Z, mask, ma_prev)
+            Z = _refine_all(bn, relax, inp, j, Z, mask, ma_prev, dead)
         Lj = bn.layers[j]
         rx = _relaxation(Lj, Z, Z, ma_prev)  # identity lines (slope 1, offset 0) and the error weights
         if last:
@@ -318,7 +332,10 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
                             np.ascontiguousarray(tL), rx.w, rx.scal))
         A = IntervalArray._unsafe(*product_hull(d.lo, d.hi, Z.lo, Z.hi))
         ma_prev = np.maximum(np.abs(A.lo), np.abs(A.hi))
-    return _finish(Z.lo, Z.hi, bn, relax, inp, H - 1, q, free, G)
+    out = _finish(Z.lo, Z.hi, bn, relax, inp, H - 1, q, free, G, signs)
+    if dead.any():  # nothing proved there (the caller's other bound stands)
+        out = GradientBounds(out.lo, out.hi, np.where(dead, np.inf, out.upper))
+    return out
 
 
 def _interval_rest(backend, D, v, n_layers):
@@ -331,7 +348,47 @@ def _interval_rest(backend, D, v, n_layers):
     return g.lo, g.hi
 
 
-def _finish(glo, ghi, bn, relax, inp, j0, q: str, free: np.ndarray, G) -> GradientBounds:
+def _l1_joint(bn, relax, inp, j0, glo, ghi, free, signs: int) -> np.ndarray:
+    """Upper bounds (B,) of ``‖g‖₁`` coupling the coordinates through one back-substitution per sign choice.
+
+    ``|g_i| ≤ a_i g_i + b_i`` (:func:`abs_chord`) for every coordinate, except for the (up to ``signs``)
+    coordinates of unknown sign with the largest offsets ``b_i``, whose sign ``s_i`` is enumerated: for each
+    ``g`` some ``s`` has ``|g_i| = s_i g_i`` on them, so ``‖g‖₁ ≤ max_s (sᵀ g + Σ_rest (a_i g_i + b_i))``, and
+    each term is bounded by back-substituting its row (Shi et al.'s sign branching, done inside one box).
+    Sums are rounded up.
+    """
+    B, n = glo.shape
+    a, b = abs_chord(glo, ghi)
+    a = np.where(free, a, 0.0)
+    b = np.where(free, b, 0.0)
+    live = np.isfinite(b).all(axis=1)
+    if not live.any():
+        return np.full(B, np.inf)
+    b = np.where(np.isfinite(b), b, 0.0)
+    k = int(min(signs, n, max(int((b > 0).sum(axis=1).max()), 0)))
+    pick = np.argsort(-b, axis=1, kind="stable")[:, :k]  # (B, k): largest offsets first
+    picked = np.take_along_axis(b, pick, axis=1) > 0  # only coordinates whose sign is open
+    combos = np.array(list(itertools.product((-1.0, 1.0), repeat=k)), dtype=np.float64).reshape(2**k, k)
+    S = combos.shape[0]
+    rows = np.repeat(a[:, None, :], S, axis=1)  # (B, S, n)
+    offs = np.repeat(b[:, None, :], S, axis=1)
+    bi = np.arange(B)[:, None]
+    for t in range(k):
+        idx = pick[:, t]
+        on = picked[:, t]
+        rows[bi[:, 0], :, idx] = np.where(on[:, None], combos[None, :, t], rows[bi[:, 0], :, idx])
+        offs[bi[:, 0], :, idx] = np.where(on[:, None], 0.0, offs[bi[:, 0], :, idx])
+    T = np.ascontiguousarray(rows.reshape(B * S, n))
+    seg = np.arange(B + 1, dtype=np.int64) * S
+    acc = np.zeros(B * S)
+    with np.errstate(all="ignore"):
+        acc = _backsub(bn, relax, inp, j0, T, seg, acc)
+    joint = sum_up(np.concatenate([acc[:, None], offs.reshape(B * S, n)], axis=1)).reshape(B, S)
+    joint = np.where(np.isfinite(acc.reshape(B, S)), joint, np.inf).max(axis=1)
+    return np.where(live, joint, np.inf)
+
+
+def _finish(glo, ghi, bn, relax, inp, j0, q: str, free: np.ndarray, G, signs: int = SIGNS) -> GradientBounds:
     """Intersect the coordinate bounds with ``G``, then bound the norm (jointly for ``q = 1``)."""
     glo = np.asarray(glo, dtype=np.float64)
     ghi = np.asarray(ghi, dtype=np.float64)
@@ -348,19 +405,7 @@ def _finish(glo, ghi, bn, relax, inp, j0, q: str, free: np.ndarray, G) -> Gradie
     else:
         upper = sum_up(mag)
         if bn is not None:
-            a, b = abs_chord(glo, ghi)
-            a = np.where(free, a, 0.0)
-            b = np.where(free, b, 0.0)
-            live = np.isfinite(b).all(axis=1)
-            if live.any():
-                B = glo.shape[0]
-                seg = np.arange(B + 1, dtype=np.int64)
-                acc = np.zeros(B)
-                with np.errstate(all="ignore"):
-                    acc = _backsub(bn, relax, inp, j0, np.ascontiguousarray(a), seg, acc)
-                joint = sum_up(np.concatenate([acc[:, None], np.where(np.isfinite(b), b, 0.0)], axis=1))
-                joint = np.where(live & np.isfinite(acc), joint, np.inf)
-                upper = np.minimum(upper, joint)
+            upper = np.minimum(upper, _l1_joint(bn, relax, inp, j0, glo, ghi, free, signs))
     upper = np.where(np.isnan(upper), np.inf, upper)
     return GradientBounds(glo, ghi, np.asarray(upper, dtype=np.float64))
 

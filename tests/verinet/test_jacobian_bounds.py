@@ -314,3 +314,71 @@ def test_one_box_figures_on_acasxu():
     old = gradient_norm_bounds(G, "inf")[1][0]
     new = gradient_bounds(b, bd, c, "inf", G=G).upper[0]
     assert 0.0 < new and new * 5 <= old
+
+
+# --------------------------------------------------------------------------------------------------
+# the branch-and-bound with back-substituted gradient bounds
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_lipschitz_with_linear_jacobian_converges_to_the_exact_constant(i):
+    from verinet.lipschitz import Status, lipschitz
+    from verinet.region import Region
+
+    rng = np.random.default_rng(900 + i)
+    n_in = 1 + i % 2
+    spec = oracle_spec(rng, n_in, [8, 8], act="leaky_relu" if i == 3 else "relu")
+    net = network_from_spec(spec)
+    lo, hi = [F(-1, 2)] * n_in, [F(1, 2)] * n_in
+    region = Region.box(["-0.5"] * n_in, ["0.5"] * n_in)
+    for norm in ("inf", "2"):
+        L = exact_lipschitz(spec, lo, hi, norm, 0)
+        r = lipschitz(net, region, norm=norm, tol=1e-9, bounds="linear", jacobian="linear", max_boxes=20_000)
+        assert r.jacobian == "linear" and r.to_json()["jacobian"] == "linear"
+        assert L.le(r.upper) and L.ge(r.lower), (norm, L, r.lower, r.upper)
+        assert r.status is Status.CONVERGED
+
+
+def test_jacobian_option_resolution_and_errors():
+    from verinet.errors import QueryError
+    from verinet.lipschitz import lipschitz
+    from verinet.region import Region
+
+    net = network_from_spec(oracle_spec(np.random.default_rng(3), 2, [6, 6]))
+    region = Region.box(["-0.5", "-0.5"], ["0.5", "0.5"])
+    assert lipschitz(net, region, bounds="interval", max_boxes=3).jacobian == "interval"  # auto follows bounds
+    assert lipschitz(net, region, bounds="linear", max_boxes=3).jacobian == "linear"
+    assert lipschitz(net, region, jacobian="linear", output="all", max_boxes=3).jacobian == "interval"
+    assert lipschitz(net, region, jacobian="linear", precision=80, max_boxes=3).jacobian == "interval"
+    with pytest.raises(QueryError, match="unknown jacobian"):
+        lipschitz(net, region, jacobian="crown")
+
+
+def test_certificates_keep_the_interval_bound(tmp_path):
+    from click.testing import CliRunner
+
+    from verinet.certificate import lipschitz_certificate
+    from verinet.checker import check_certificate
+    from verinet.cli import main
+    from verinet.errors import CertificateError
+    from verinet.lipschitz import lipschitz
+    from verinet.loaders import save_network
+    from verinet.region import Region
+
+    net = network_from_spec(oracle_spec(np.random.default_rng(4), 2, [6, 6]))
+    r = lipschitz(net, Region.box(["-0.5", "-0.5"], ["0.5", "0.5"]), bounds="interval", jacobian="linear",
+                  max_boxes=50)
+    with pytest.raises(CertificateError, match="jacobian='interval'"):
+        lipschitz_certificate(r, net)
+    model = tmp_path / "net.npz"
+    save_network(net, model)
+    cert = tmp_path / "cert.json"
+    res = CliRunner().invoke(main, ["lipschitz", str(model), "--center", "0,0", "--radius", "0.5",
+                                    "--jacobian", "linear", "--certificate", str(cert), "--max-boxes", "200",
+                                    "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "using --jacobian interval" in res.stderr
+    import json
+
+    assert check_certificate(json.loads(cert.read_text()), model).valid
