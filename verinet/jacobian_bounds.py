@@ -355,7 +355,7 @@ def _l1_joint(bn, relax, inp, j0, glo, ghi, free, signs: int) -> np.ndarray:
     coordinates of unknown sign with the largest offsets ``b_i``, whose sign ``s_i`` is enumerated: for each
     ``g`` some ``s`` has ``|g_i| = s_i g_i`` on them, so ``‖g‖₁ ≤ max_s (sᵀ g + Σ_rest (a_i g_i + b_i))``, and
     each term is bounded by back-substituting its row (Shi et al.'s sign branching, done inside one box).
-    Sums are rounded up.
+    The all-chords row is also a bound; the smaller of the two is returned. Sums are rounded up.
     """
     B, n = glo.shape
     a, b = abs_chord(glo, ghi)
@@ -369,23 +369,26 @@ def _l1_joint(bn, relax, inp, j0, glo, ghi, free, signs: int) -> np.ndarray:
     pick = np.argsort(-b, axis=1, kind="stable")[:, :k]  # (B, k): largest offsets first
     picked = np.take_along_axis(b, pick, axis=1) > 0  # only coordinates whose sign is open
     combos = np.array(list(itertools.product((-1.0, 1.0), repeat=k)), dtype=np.float64).reshape(2**k, k)
-    S = combos.shape[0]
+    S = combos.shape[0] + (k > 0)  # the last row (when signs are enumerated) keeps every chord
     rows = np.repeat(a[:, None, :], S, axis=1)  # (B, S, n)
     offs = np.repeat(b[:, None, :], S, axis=1)
     bi = np.arange(B)[:, None]
+    E = S - (k > 0)  # rows with enumerated signs
     for t in range(k):
         idx = pick[:, t]
         on = picked[:, t]
-        rows[bi[:, 0], :, idx] = np.where(on[:, None], combos[None, :, t], rows[bi[:, 0], :, idx])
-        offs[bi[:, 0], :, idx] = np.where(on[:, None], 0.0, offs[bi[:, 0], :, idx])
+        rows[bi[:, 0], :E, idx] = np.where(on[:, None], combos[None, :, t], rows[bi[:, 0], :E, idx])
+        offs[bi[:, 0], :E, idx] = np.where(on[:, None], 0.0, offs[bi[:, 0], :E, idx])
     T = np.ascontiguousarray(rows.reshape(B * S, n))
     seg = np.arange(B + 1, dtype=np.int64) * S
     acc = np.zeros(B * S)
     with np.errstate(all="ignore"):
         acc = _backsub(bn, relax, inp, j0, T, seg, acc)
     joint = sum_up(np.concatenate([acc[:, None], offs.reshape(B * S, n)], axis=1)).reshape(B, S)
-    joint = np.where(np.isfinite(acc.reshape(B, S)), joint, np.inf).max(axis=1)
-    return np.where(live, joint, np.inf)
+    joint = np.where(np.isfinite(acc.reshape(B, S)), joint, np.inf)
+    # both are bounds: the largest over the sign choices, and the all-chords row
+    best = np.minimum(joint[:, :E].max(axis=1), joint[:, -1]) if k > 0 else joint[:, 0]
+    return np.where(live, best, np.inf)
 
 
 def _finish(glo, ghi, bn, relax, inp, j0, q: str, free: np.ndarray, G, signs: int = SIGNS) -> GradientBounds:
