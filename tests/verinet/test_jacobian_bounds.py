@@ -382,3 +382,28 @@ def test_certificates_keep_the_interval_bound(tmp_path):
     import json
 
     assert check_certificate(json.loads(cert.read_text()), model).valid
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_smooth_networks_against_high_precision_gradients(i):
+    """Sigmoid/tanh layers (derivative enclosures ≥ 0): 200-bit interval gradients at sampled points lie in
+    the bounds, and their norms (upper ends) below the upper bound."""
+    from helpers import assert_iv_enclosed, iv_gradient
+
+    rng = np.random.default_rng(1100 + i)
+    act = "sigmoid" if i % 2 == 0 else "tanh"
+    spec = random_spec(rng, [3, 6, 5, 2], act, exact_decimals=(i >= 2))
+    net = spec.build()
+    b = make_backend(net)
+    centre = rng.uniform(-1, 1, 3)
+    lo, hi = centre - 0.4, centre + 0.4
+    bd = linear_propagate(b, lo[None, :], hi[None, :])
+    c = np.array([1.0, -1.0])
+    for norm in ("inf", "2", "1"):
+        gb = gradient_bounds(b, bd, c, norm)
+        assert np.isfinite(gb.upper).all() and np.isfinite(gb.lo).all() and np.isfinite(gb.hi).all()
+        for x in random_points_in_box(rng, lo, hi, 6):
+            _, g = iv_gradient(spec, x, [F(1), F(-1)])
+            assert_iv_enclosed(gb.lo[0], gb.hi[0], g, f"{act} {norm}")
+            mags = [max(abs(a), abs(z)) for a, z in g]
+            assert _exact_norm_ok(mags, float(gb.upper[0]), {"inf": "1", "2": "2", "1": "inf"}[norm])
