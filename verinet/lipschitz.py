@@ -412,7 +412,7 @@ def lipschitz(
         back-substituted through the backward pass (:mod:`verinet.jacobian_bounds`; the smaller of the
         two is kept). ``auto`` takes ``linear`` where the pre-activation bounds are linear (deep networks)
         for one output or a combination, in float64. Measured on one box: ACAS Xu, [-0.01, 0.01]^5,
-        127 → 6.1; MNIST 256×2, the box of ``prop_0_0.03``, 237 → 184 (``benchmarks/bench_jacobian_bounds.py``).
+        127 → 5.7; MNIST 256×2, the box of ``prop_0_0.03``, 237 → 184 (``benchmarks/bench_jacobian_bounds.py``).
     workers : int
         Processes that evaluate boxes, this one included (see :mod:`verinet.parallel`). The result
         (bounds, boxes, status, partition) is identical for any number of workers, except under a
