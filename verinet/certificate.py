@@ -201,6 +201,11 @@ def _require_rigorous(result) -> None:
             "certificates need a run with bounds='interval' (--bounds interval): the independent checker "
             "re-derives interval enclosures, which linear-bound leaves may not satisfy"
         )
+    if getattr(result, "jacobian", "interval") != "interval":
+        raise CertificateError(
+            "certificates need a run with jacobian='interval' (--jacobian interval): the independent checker "
+            "re-derives interval chain rules, not back-substituted gradient bounds"
+        )
     if not isinstance(result.status, Status):
         raise CertificateError(f"result has no valid status ({result.status!r}): not a rigorous result")
     if not isinstance(result.region, Region):

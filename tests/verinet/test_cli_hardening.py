@@ -209,7 +209,7 @@ def test_real_ctrl_c_on_a_running_search(tmp_path):
 
 # ---------------------------------------------------------------- 5. exit codes and status
 def test_lipschitz_budget_exhausted_exits_unknown():
-    r = _run("lipschitz", SEED / "random01.json", "--center", "1,2", "--radius", "1", "--max-boxes", "2",
+    r = _run("lipschitz", SEED / "iris.json", "--center", "5,3,4,1", "--radius", "3", "--max-boxes", "2",
              "--workers", "1", "--quiet")
     assert r.exit_code == 20 and "box_limit" in r.stdout
 

@@ -76,6 +76,9 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
               show_default=True, help="Split heuristic (bisect-all: the reference tool's).")
 @click.option("--bounds", type=click.Choice(["auto", "interval", "linear"]), default="auto", show_default=True,
               help="Pre-activation bounds: interval, or sound linear (CROWN-style) bounds for deep networks.")
+@click.option("--jacobian", type=click.Choice(["auto", "interval", "linear"]), default="auto", show_default=True,
+              help="Per-box gradient bounds: interval chain rule, or also back-substitution through the backward "
+                   "pass (tighter; auto: with linear bounds).")
 @click.option("--neurons", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
               help="Also split boxes on the sign of an unstable ReLU (auto), or on coordinates only (never).")
 @click.option("--precision", type=int, help="Bits for arbitrary-precision arithmetic throughout (default: float64).")
@@ -87,7 +90,7 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,
-              bounds, neurons, precision, workers, scheduler, certificate, as_json, quiet) -> None:
+              bounds, jacobian, neurons, precision, workers, scheduler, certificate, as_json, quiet) -> None:
     """Verified bounds [lower, upper] on the Lipschitz constant of MODEL on a region.
 
     The output uses |·| for one output or a combination, and the input norm for --output all.
@@ -116,6 +119,12 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
         bounds = "interval"
         info("note: --certificate uses interval bounds (--bounds interval), which the exact checker "
              "re-derives; without --certificate the default bounds may give a tighter result", quiet)
+    if certificate and jacobian != "interval":
+        # the checker re-derives interval chain rules only: keep the bound it can check
+        if jacobian == "linear":
+            info("--certificate: the back-substituted gradient bounds cannot be re-derived by the checker; "
+                 "using --jacobian interval", quiet)
+        jacobian = "interval"
 
     last: dict = {}
 
@@ -127,7 +136,7 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
 
     try:
         result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit,
-                     max_boxes=max_boxes, strategy=strategy, bounds=bounds, neurons=neurons,
+                     max_boxes=max_boxes, strategy=strategy, bounds=bounds, jacobian=jacobian, neurons=neurons,
                      precision=precision, workers=workers, scheduler=scheduler, progress=progress)
     except KeyboardInterrupt:
         _interrupted(last, as_json)

@@ -21,6 +21,7 @@ rationals; where it is missing or unfaithful every entry is settled exactly.
 from __future__ import annotations
 
 import functools
+import warnings
 from decimal import Decimal
 from fractions import Fraction
 
@@ -74,8 +75,11 @@ def enclose_decimals(values: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     ld_ok = _longdouble_ok()
     try:
         # on this alphabet numpy's parsers accept exactly the strings ``Fraction`` accepts (tested)
-        ld = text.astype(np.longdouble) if ld_ok else None
-        with np.errstate(over="ignore"):
+        # out-of-range literals parse to inf with a RuntimeWarning; the isfinite test below sends them to
+        # the exact path, whose error names the file and value
+        with warnings.catch_warnings(), np.errstate(over="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ld = text.astype(np.longdouble) if ld_ok else None
             f = ld.astype(np.float64) if ld_ok else text.astype(np.float64)
     except (ValueError, OverflowError):
         return None
