@@ -39,6 +39,8 @@ import numpy as np
 
 from intervals import rounding as R
 from intervals.rounding import float_down, float_nearest, float_up, to_fraction
+from verinet.alpha import SlopeTightener as _SlopeBounds
+from verinet.attack import pgd_attack
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
@@ -202,11 +204,12 @@ class _Enclosure:
     """
 
     def __init__(self, network: Network, method: str) -> None:
-        if method not in ("auto", "linear", "ibp"):
-            raise QueryError(f"unknown bound method {method!r}: use auto, linear or ibp")
+        if method not in ("auto", "linear", "ibp", "alpha"):
+            raise QueryError(f"unknown bound method {method!r}: use auto, linear, alpha or ibp")
         self.network = network
         self.backend = make_backend(network)
         self.linear = method != "ibp"
+        self.slopes = _SlopeBounds.wanted(network, method)
         self.kinked, self.n_kinked = kinked_layout(network)
         # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
         layers = network.layers
@@ -221,11 +224,15 @@ class _Enclosure:
                 b = linear_propagate(self.backend, L, H)
             else:
                 b = propagate(self.backend, self.backend.box(L, H))
-            return b.pre, b.output, np.zeros(len(L), dtype=bool)
-        fix = per_layer_signs(F, self.kinked, len(self.network.layers))
-        r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
-             else propagate_fixed(self.backend, L, H, fix))
-        return r.bounds.pre, r.bounds.output, r.infeasible
+            pre, out, empty = b.pre, b.output, np.zeros(len(L), dtype=bool)
+        else:
+            fix = per_layer_signs(F, self.kinked, len(self.network.layers))
+            r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
+                 else propagate_fixed(self.backend, L, H, fix))
+            pre, out, empty = r.bounds.pre, r.bounds.output, r.infeasible
+        if self.slopes is not None:
+            out = self.slopes.tighten(L, H, pre, out, empty)
+        return pre, out, empty
 
     def neuron_choice(self, pre, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per box the number of free unstable neurons and the one to split (flat index, −1 if none).
@@ -541,6 +548,9 @@ def search_spec(
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
     enclose = _Enclosure(spec.network, bounds)
     use_neurons = neurons == "auto" and enclose.n_kinked > 0
+    # high-dimensional inputs (optimised slopes): bisecting one of hundreds of coordinates barely
+    # tightens anything, so boxes are split on neurons whenever one is unstable
+    neuron_limit = NEURON_SPLIT_UNSTABLE if enclose.slopes is None else enclose.n_kinked
 
     def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None):
         """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
@@ -591,6 +601,10 @@ def search_spec(
             closed_min = min(closed_min, float(margin[closed].min()))
         points = np.concatenate([geom.project(centres[bad]), geom.project(centres)])
         cs = np.concatenate([np.full(int(bad.sum()), -np.inf), sc])
+        if enclose.slopes is not None and len(enclose.slopes.candidates):  # minimisers of the linear bounds
+            xs = geom.project(enclose.slopes.candidates)
+            points = np.concatenate([points, xs])
+            cs = np.concatenate([cs, atk.scores(xs)[0]])
         found = atk.check(points, cs, limit=4)
         if found is not None:
             return found
@@ -598,7 +612,7 @@ def search_spec(
         for i in np.flatnonzero(~closed):
             neuron = -1
             if use_neurons and cand[i] >= 0 and (
-                    not can_split[i] or n_unstable[i] <= NEURON_SPLIT_UNSTABLE):
+                    not can_split[i] or n_unstable[i] <= neuron_limit):
                 neuron = int(cand[i])
             elif not can_split[i]:
                 stuck.append(float(margin[i]))
@@ -611,10 +625,13 @@ def search_spec(
     F0 = np.zeros((1, enclose.n_kinked), dtype=np.int8) if use_neurons else None
     found = add(geom.lo[None, :].copy(), geom.hi[None, :].copy(), F0)
     a_deadline = min(deadline, time.perf_counter() + attack_seconds)
-    for _ in range(8):
+    for r in range(8):
         if found is not None or not heap or time.perf_counter() > a_deadline:
             break
-        found = atk.random(64, 40, a_deadline)
+        # PGD on every disjunct, from random points and the minimisers of the root's linear bounds
+        starts = enclose.slopes.candidates if enclose.slopes is not None and r == 0 else None
+        found = pgd_attack(spec, geom, confirm, deadline=a_deadline, rng=rng, restarts=16, steps=60,
+                           starts=starts)
     if found is not None:
         return outcome("falsified", None, found)
     next_attack = time.perf_counter() + 2.0
@@ -629,9 +646,12 @@ def search_spec(
             return outcome("timeout", worst, open_boxes=len(heap))
         if max_boxes is not None and boxes >= max_boxes:
             return outcome("box_limit", worst, open_boxes=len(heap))
-        if now >= next_attack:  # PGD from the centres of the worst boxes
-            starts = np.array([0.5 * e[2] + 0.5 * e[3] for e in heap[:16]])
-            found = atk.run(starts, 20, min(deadline, now + 0.5))
+        if now >= next_attack:  # PGD from the centres of the worst boxes (and the last linear minimisers)
+            starts = [np.array([0.5 * e[2] + 0.5 * e[3] for e in heap[:16]])]
+            if enclose.slopes is not None:
+                starts.append(enclose.slopes.candidates[:16])
+            found = pgd_attack(spec, geom, confirm, deadline=min(deadline, now + 0.5), rng=rng, restarts=4,
+                               steps=30, starts=np.concatenate(starts))
             if found is not None:
                 return outcome("falsified", None, found)
             next_attack = time.perf_counter() + 2.0
