@@ -52,8 +52,11 @@ def _leak(L) -> float:
     return float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0
 
 
-def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool):
+def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None):
     """Float CROWN lower bound of ``z_atom`` per row with lower slopes ``slopes[k]`` (R, n_k).
+
+    ``fixed[k]`` (B, n_k) bool or None: neurons whose sign is fixed on the part; their lower slope is
+    optimised too (their bounds are clamped, so they look stable; the line ``s·z`` is valid anyway).
 
     Rows ``r`` bound atom ``atoms[r]`` over box ``box[r]``. Returns ``(bound (R,), x* (R, n), gradients)``
     (gradients: one (R, n_k) array per hidden layer, None when ``grad`` is False). Non-rigorous.
@@ -68,7 +71,7 @@ def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool):
         if L.activation is Activation.IDENTITY:
             S = np.ones_like(A)
             T = np.zeros_like(A)
-            unst = pos = np.zeros(A.shape, dtype=bool)
+            opt = pos = np.zeros(A.shape, dtype=bool)
         else:
             l, u = lows[k][box], ups[k][box]
             leak = _leak(L)
@@ -80,16 +83,21 @@ def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool):
             # lower line where the coefficient is ≥ 0 (s z), upper chord where < 0 (s_up z + t)
             S = np.where(l >= 0, 1.0, np.where(u <= 0, leak, np.where(pos, slopes[k], s_up)))
             T = np.where(unst & ~pos, np.nan_to_num((leak - s_up) * l), 0.0)
+            opt = unst
+            if fixed is not None and fixed[k] is not None:
+                fx = fixed[k][box]
+                S = np.where(fx & pos, slopes[k], S)
+                opt = unst | fx
         c = c + (A * T).sum(axis=1)
         D = A * S
         c = c + D @ L.bias_mid
-        saved[k] = (A, S, T, unst & pos)
+        saved[k] = (A, S, T, opt & pos)
         A = D @ L.weight_mid
     lo, hi = xl[box], xu[box]
     xstar = np.where(A > 0, lo, hi)
     bound = c + (A * xstar).sum(axis=1)
     if not grad:
-        return bound, xstar, None
+        return bound, xstar, saved
     grads = []
     g = xstar
     for k in range(n_hidden):
@@ -102,7 +110,8 @@ def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool):
 
 
 def default_slopes(layers, lows, ups, box) -> list[np.ndarray]:
-    """CROWN's choice: 1 where ``u ≥ −l``, else the leak (0 for ReLU); per row (R, n_k)."""
+    """CROWN's choice: 1 where ``u ≥ −l``, else the leak (0 for ReLU); per row (R, n_k). (Neurons fixed
+    active get 1, fixed inactive the leak: the exact lines.)"""
     out = []
     for k, L in enumerate(layers[:-1]):
         if L.activation in _KINKED:
@@ -114,7 +123,7 @@ def default_slopes(layers, lows, ups, box) -> list[np.ndarray]:
 
 
 def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray, box: np.ndarray,
-                    atoms: np.ndarray, *, iters: int = 20, lr: float = 0.25, init=None):
+                    atoms: np.ndarray, *, iters: int = 20, lr: float = 0.25, init=None, fixed=None):
     """Lower slopes maximising the float CROWN lower bound of ``z_atoms[r]`` over box ``box[r]``.
 
     Parameters
@@ -129,6 +138,10 @@ def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray,
         Projected Adam steps.
     init : list of (R, n_k) arrays, optional
         Starting slopes (warm start), else CROWN's default choice.
+    fixed : list of (B, n_k) bool arrays or None, optional
+        Neurons with a fixed sign on the part of the box (bounds clamped): their lower slopes are
+        optimised as well. On ``z ≤ 0`` a lower line ``s·z`` with ``s > 0`` acts like the multiplier of the
+        split constraint in β-CROWN (Wang et al., NeurIPS 2021), restricted to ``s ≤ 1``.
 
     Returns
     -------
@@ -140,14 +153,14 @@ def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray,
     lo_leak = [_leak(L) for L in layers[:-1]]
     s = [np.clip(a, lk, 1.0) for a, lk in zip(init, lo_leak)] if init is not None else \
         default_slopes(layers, lows, ups, box)
-    best_b, best_x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False)
+    best_b, best_x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
     best_s = [a.copy() for a in s]
     m = [np.zeros_like(a) for a in s]
     v = [np.zeros_like(a) for a in s]
     b1, b2 = 0.9, 0.999
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, iters + 1):
-            b, x, g = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=True)
+            b, x, g = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=True, fixed=fixed)
             better = b > best_b
             if better.any():
                 best_b = np.where(better, b, best_b)
@@ -163,7 +176,7 @@ def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray,
                 mh = m[k] / (1 - b1 ** t)
                 vh = v[k] / (1 - b2 ** t)
                 s[k] = np.clip(s[k] + step * mh / (np.sqrt(vh) + 1e-12), lo_leak[k], 1.0)
-        b, x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False)
+        b, x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
         better = b > best_b
         best_b = np.where(better, b, best_b)
         best_x = np.where(better[:, None], x, best_x)
@@ -173,7 +186,7 @@ def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray,
 
 
 def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
-                       box: np.ndarray, atoms: np.ndarray, slopes) -> np.ndarray:
+                       box: np.ndarray, atoms: np.ndarray, slopes, fixed=None) -> np.ndarray:
     """Rigorous lower bounds (R,) of ``z_atoms[r](x)`` over every real ``x`` in box ``box[r]``.
 
     Parameters
@@ -189,6 +202,9 @@ def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, ou
     box, atoms : (R,) int arrays.
     slopes : one (R, n_k) float array per hidden layer
         Any floats: clipped to the admissible range ``[α_hi, 1]`` of each unstable neuron's lower line.
+    fixed : list of (B, n_k) bool arrays or None, optional
+        Neurons whose slopes are used although their (clamped) bounds are stable: any neuron may take
+        the line ``s·z``, which lies below the activation everywhere.
 
     Rigorous: back-substitution of :mod:`verinet.linear` (proof in its docstring) with, for the unstable
     neurons, the lower line ``s·z`` (valid for ``s ∈ [α, 1]``, module docstring) and ``k_L = s·b_lo``
@@ -215,8 +231,12 @@ def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, ou
         # one copy per row
         sL, kL = rx.sL[box], rx.kL[box]
         if L.act in _KINKED and k < len(prep.layers) - 1:
+            # the lower line s·z (s ∈ [α_hi, 1]) lies below σ everywhere, so it may replace the lower line of
+            # any neuron: unstable ones, and the ones whose sign was fixed (bounds clamped)
             zl, zu = Z.lo[box], Z.hi[box]
             unst = (zl < 0) & (zu > 0)
+            if fixed is not None and fixed[k] is not None:
+                unst = unst | np.asarray(fixed[k], dtype=bool)[box]
             s = _admissible(np.asarray(slopes[k], dtype=np.float64), L.ahi)
             # k_L ≤ s·b_lo: the product rounded down (exact when s ∈ {0, 1}); intercept 0
             with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -253,6 +273,8 @@ class SlopeTightener:
         self.network = network
         self.iters = iters
         self.candidates = np.zeros((0, network.n_inputs))
+        self.scores: np.ndarray | None = None
+        self.kinked = [k for k, L in enumerate(network.layers[:-1]) if L.activation in _KINKED]
 
     @staticmethod
     def wanted(network: Network, method: str) -> "SlopeTightener | None":
@@ -268,24 +290,49 @@ class SlopeTightener:
         return None
 
     def tighten(self, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
-                skip: np.ndarray) -> IntervalArray:
+                skip: np.ndarray, fix=None) -> IntervalArray:
         """``output`` with rigorously raised lower ends where an atom's lower end is ``≤ 0``.
 
         ``pre`` (one (B, n_k) enclosure per layer) and ``output`` are sound over each box (or over the part
-        of it selected by fixed signs); rows of ``skip`` (B,) are left alone.
+        of it selected by fixed signs ``fix``: one (B, n_k) int array or None per layer); rows of ``skip``
+        (B,) are left alone.
 
         Rigorous: the new lower ends come from :func:`sound_lower_bounds`.
         """
         lo = np.asarray(output.lo)
         box, atoms = np.nonzero((lo <= 0) & ~np.asarray(skip, dtype=bool)[:, None])
+        self.scores = None
         if not len(box):
             self.candidates = np.zeros((0, self.network.n_inputs))
             return output
         lows = [np.asarray(p.lo) for p in pre]
         ups = [np.asarray(p.hi) for p in pre]
-        slopes, _, xstar = optimise_slopes(self.network, lows, ups, xl, xu, box, atoms, iters=self.iters)
-        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes)
+        fixed = None if fix is None else [None if f is None else f != 0 for f in fix]
+        slopes, _, xstar = optimise_slopes(self.network, lows, ups, xl, xu, box, atoms, iters=self.iters,
+                                           fixed=fixed)
+        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes, fixed=fixed)
+        self.scores = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, len(lo))
         self.candidates = xstar
         lo = lo.copy()
         lo[box, atoms] = np.maximum(lo[box, atoms], new)
         return IntervalArray._unsafe(lo, np.asarray(output.hi))
+
+    def _branch_scores(self, lows, ups, xl, xu, box, atoms, slopes, fixed, bound, B: int) -> np.ndarray:
+        """(B, H) split scores over the kinked neurons (flat, layer order): for each box's worst atom, the
+        intercept ``|Λ_j| s_j |l_j|`` that the upper chord of neuron ``j`` adds to its bound — what a split
+        of that neuron removes (the BaBSR estimate of Bunel et al., JMLR 2020). Heuristic only."""
+        worst = np.full(B, np.inf)
+        np.minimum.at(worst, box, bound)
+        pick = np.flatnonzero(bound == worst[box])
+        _, first = np.unique(box[pick], return_index=True)
+        rows = pick[first]  # one row per box: its worst atom
+        _, _, saved = _crown(self.network.layers, lows, ups, box[rows], atoms[rows], xl, xu,
+                             [s[rows] for s in slopes], grad=False, fixed=fixed)
+        out = np.zeros((B, sum(self.network.layers[k].n_out for k in self.kinked)))
+        off = 0
+        for k in self.kinked:
+            n = self.network.layers[k].n_out
+            A, _, T, _ = saved[k]
+            out[box[rows], off:off + n] = np.nan_to_num(np.maximum(-(A * T), 0.0))
+            off += n
+        return out

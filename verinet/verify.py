@@ -38,6 +38,7 @@ from fractions import Fraction
 import numpy as np
 
 from intervals import rounding as R
+from intervals.array import IntervalArray
 from intervals.rounding import float_down, float_nearest, float_up, to_fraction
 from verinet.alpha import SlopeTightener as _SlopeBounds
 from verinet.attack import pgd_attack
@@ -217,8 +218,14 @@ class _Enclosure:
             [np.abs(layers[k + 1].weight_mid).sum(axis=0) if k + 1 < len(layers) else np.ones(n)
              for k, _, n in self.kinked]) if self.kinked else np.zeros(0)
 
-    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None):
-        """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given)."""
+    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None, parent=None):
+        """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given).
+
+        ``parent``: optional ``(lo, hi)`` lists (one (B, n_k) array per layer, the output last) of enclosures
+        valid on a set containing each box's part (its parent's); they are intersected in, so a child is
+        never looser than its parent (with optimised slopes only; an empty intersection proves the part
+        empty).
+        """
         if F is None or not F.any():
             if self.linear:
                 b = linear_propagate(self.backend, L, H)
@@ -231,7 +238,19 @@ class _Enclosure:
                  else propagate_fixed(self.backend, L, H, fix))
             pre, out, empty = r.bounds.pre, r.bounds.output, r.infeasible
         if self.slopes is not None:
-            out = self.slopes.tighten(L, H, pre, out, empty)
+            if parent is not None:  # both enclose the part: their intersection does too
+                plo, phi = parent
+                pre = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
+                       in zip(pre, plo[:-1], phi[:-1])]
+                empty = empty | np.any([(p.lo > p.hi).any(axis=1) for p in pre], axis=0)
+                pre = [IntervalArray._unsafe(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
+                       for p, a, b in zip(pre, plo[:-1], phi[:-1])]
+                out = IntervalArray._unsafe(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
+                out = IntervalArray._unsafe(np.where(empty[:, None], plo[-1], out.lo),
+                                            np.where(empty[:, None], phi[-1], out.hi))
+            out = self.slopes.tighten(L, H, pre, out, empty,
+                                      None if F is None else per_layer_signs(F, self.kinked, len(self.network.layers)))
+            self.last = ([p.lo for p in pre] + [out.lo], [p.hi for p in pre] + [out.hi])
         return pre, out, empty
 
     def neuron_choice(self, pre, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -241,6 +260,9 @@ class _Enclosure:
         times the neuron's outgoing weight mass; ties go to the earlier layer.
         """
         B = pre[0].shape[0]
+        scores = self.slopes.scores if self.slopes is not None else None
+        if scores is not None and scores.shape[0] != B:
+            scores = None
         count = np.zeros(B, dtype=np.int64)
         best = np.full(B, -1.0)
         cand = np.full(B, -1, dtype=np.int64)
@@ -253,6 +275,9 @@ class _Enclosure:
             with np.errstate(over="ignore", invalid="ignore"):
                 gap = np.where(free, -lo * hi / (hi - lo), -1.0)
             score = np.where(free, np.nan_to_num(gap, nan=0.0, posinf=1e300) * self.influence[off:off + n], -1.0)
+            if scores is not None:  # the intercept a split removes from the worst atom's bound (BaBSR)
+                tie = np.maximum(score, 0.0) / max(float(score.max()), 1e-300)  # in [0, 1]: breaks ties only
+                score = np.where(free, scores[:, off:off + n] + 1e-12 * tie, -1.0)
             j = np.argmax(score, axis=1)
             s = score[np.arange(B), j]
             better = s > best
@@ -552,10 +577,10 @@ def search_spec(
     # tightens anything, so boxes are split on neurons whenever one is unstable
     neuron_limit = NEURON_SPLIT_UNSTABLE if enclose.slopes is None else enclose.n_kinked
 
-    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None):
+    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None, P=None):
         """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
         neuron to split) per box (per part when ``F`` fixes neuron signs)."""
-        pre, Z, empty = enclose(L, H, F)
+        pre, Z, empty = enclose(L, H, F, P)
         refuted = np.where(strict, Z.lo >= 0, Z.lo > 0)  # atom impossible on the box
         certain = np.where(strict, Z.hi < 0, Z.hi <= 0)  # atom holds on the whole box
         margin = np.full(len(L), np.inf)
@@ -588,14 +613,19 @@ def search_spec(
     stuck: list[float] = []
     last = time.perf_counter()
 
-    def add(L, H, F):
+    inherited: dict[int, tuple] = {}  # heap entry id -> its enclosures (optimised slopes only)
+
+    def add(L, H, F, P=None):
         nonlocal boxes, closed_min
         keep = geom.keep(L, H)
         L, H = L[keep], H[keep]
         F = F[keep] if F is not None else None
+        if P is not None:
+            P = ([a[keep] for a in P[0]], [a[keep] for a in P[1]])
         if len(L) == 0:
             return None
-        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F)
+        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F, P)
+        own = enclose.last if enclose.slopes is not None else None
         boxes += len(L)
         if closed.any():
             closed_min = min(closed_min, float(margin[closed].min()))
@@ -618,7 +648,10 @@ def search_spec(
                 stuck.append(float(margin[i]))
                 continue
             f = F[i] if F is not None else None
-            heapq.heappush(heap, (float(margin[i]), next(seq), L[i], H[i], int(axis[i]), f, neuron))
+            key = next(seq)
+            if own is not None:
+                inherited[key] = ([a[i] for a in own[0]], [a[i] for a in own[1]])
+            heapq.heappush(heap, (float(margin[i]), key, L[i], H[i], int(axis[i]), f, neuron))
         return None
 
     # phase 2: the root box; phase 3: a short gradient attack from random starts
@@ -657,7 +690,9 @@ def search_spec(
             next_attack = time.perf_counter() + 2.0
         popped = [heapq.heappop(heap) for _ in range(min(batch // 2 or 1, len(heap)))]
         Ls, Hs, Fs = [], [], []
-        for _, _, lo, hi, ax, f, neuron in popped:
+        Ps = []
+        for _, key, lo, hi, ax, f, neuron in popped:
+            Ps += [inherited.pop(key, None)] * 2
             if neuron >= 0:  # the two sign parts of the box
                 neg, pos = f.copy(), f.copy()
                 neg[neuron], pos[neuron] = -1, 1
@@ -673,7 +708,11 @@ def search_spec(
             Hs += [left_hi, hi]
             Fs += [f, f]
         t_step = time.perf_counter()
-        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None)
+        P = None
+        if Ps and all(p is not None for p in Ps):
+            P = ([np.array([p[0][k] for p in Ps]) for k in range(len(Ps[0][0]))],
+                 [np.array([p[1][k] for p in Ps]) for k in range(len(Ps[0][1]))])
+        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None, P)
         step_time = time.perf_counter() - t_step
         if found is not None:
             return outcome("falsified", None, found)

@@ -153,3 +153,50 @@ def test_slopes_outside_the_range_are_caught(monkeypatch):
     monkeypatch.setattr(alpha_mod, "_admissible", lambda s, leak: s)
     mutated = sound_lower_bounds(net, lo, hi, b.pre, b.output, box, atoms, bad)
     assert Fraction(float(mutated[0])) > exact  # the exact oracle catches the invalid line
+
+
+@hyp(30)
+@given(case())
+def test_slopes_of_split_neurons_give_a_valid_bound_on_the_part(c):
+    """Neurons with a fixed sign (bounds clamped by :func:`linear_propagate_fixed`) also take optimised lower
+    slopes; the bound must hold on the part of the box where the signs hold (exact regions of the oracle)."""
+    from verinet.linear import linear_propagate_fixed
+    from verinet.propagation import kinked_layout, per_layer_signs
+
+    seed, sizes, acts, kind, where, mode = c
+    rng, net, lo, hi = build(seed, sizes, acts, kind, where)
+    kinked, H = kinked_layout(net)
+    if H == 0:
+        return
+    F = np.zeros((1, H), dtype=np.int8)
+    idx = rng.choice(H, size=min(H, 2), replace=False)
+    F[0, idx] = rng.choice([-1, 1], size=len(idx))
+    fix = per_layer_signs(F, kinked, len(net.layers))
+    xl, xu = lo[None, :], hi[None, :]
+    r = linear_propagate_fixed(net, xl, xu, fix)
+    if r.infeasible[0]:
+        return
+    pre = r.bounds.pre
+    box, atoms = rows_all(1, sizes[-1])
+    fixed = [None if f is None else f != 0 for f in fix]
+    if mode == "optimised":
+        slopes, _, _ = optimise_slopes(net, [p.lo for p in pre], [p.hi for p in pre], xl, xu, box, atoms,
+                                       iters=15, fixed=fixed)
+    else:
+        slopes = random_slopes(rng, net, len(box), mode)
+    bound = sound_lower_bounds(net, xl, xu, pre, r.bounds.output, box, atoms, slopes, fixed=fixed)
+    # exact minimum over the cells whose signs agree with the constraints
+    flat = {off + j: (k, j) for k, off, n in kinked for j in range(n)}
+    want = {flat[int(i)]: int(F[0, i]) for i in idx}
+    spec = oracle.spec_from_network(net)
+    best = None
+    for cell, J, d, signs in oracle.cells(spec, [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi]):
+        if any(signs.get(key, 0) not in (0, s) for key, s in want.items()):
+            continue
+        for p in cell:
+            y = [sum((a * b for a, b in zip(row, p)), di) for row, di in zip(J, d)]
+            best = y if best is None else [min(a, b) for a, b in zip(best, y)]
+    if best is None:
+        return
+    for r_, i in enumerate(atoms):
+        assert Fraction(float(bound[r_])) <= best[i], f"output {i}: {bound[r_]!r} > exact min {float(best[i])!r}"
