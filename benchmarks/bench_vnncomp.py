@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+
+# one BLAS thread: the search calls many small matrix products, and on a shared 2-core machine a second
+# BLAS thread was measured 5-7x slower per product (contention); set the variable to override
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import platform
 import sys
 import time

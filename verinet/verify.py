@@ -17,8 +17,9 @@ of largest width × |approximate gradient|, sampled at a few points of the box).
 the region (children cover their parent; a box is dropped only when proved disjoint from an l2/l1 ball
 with directed rounding), so "all boxes closed" is a proof.
 
-Falsification: random points and projected-gradient descent (approximate float64 gradients) on the
-score ``min_conj max_{i∈conj} z_i`` from many starts, and at the centres of the boxes being split.
+Falsification: random points and projected-gradient descent (approximate float64 gradients) on every
+disjunct (:func:`verinet.attack.pgd_attack`) from many starts — random points, the minimisers of the linear
+lower bounds, the centres of the boxes being split — first and interleaved with the splitting.
 A candidate is only reported after the caller's *confirm* function re-checks it with exact (rational)
 arithmetic or a rigorous point enclosure.
 """
@@ -538,7 +539,9 @@ def search_spec(
     exact, the box shrunk to the part's halfspaces, and may be proved empty): ``"auto"`` when the box has
     at most :data:`NEURON_SPLIT_UNSTABLE` free unstable neurons, or when it is too narrow to bisect in
     float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical input
-    splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. (Measured: splitting on neurons
+    splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. With optimised slopes (high-dimensional
+    inputs, see :class:`verinet.alpha.SlopeTightener`) boxes are split on neurons whenever one is unstable,
+    children inherit their parent's enclosures, and the split scores come from the worst atom's bound. (Measured: splitting on neurons
     whenever one is unstable needs more time than input splitting on ACAS Xu and on a 32-input network:
     without optimised multipliers for the split constraints, as in β-CROWN, a sign split tightens the
     bounds of the unsafe margin less than a bisection.)
@@ -852,9 +855,10 @@ def verify_vnnlib(
         Boxes per bound-propagation call.
     max_boxes : int, optional
         Budget of evaluated boxes per case.
-    bounds : {"auto", "linear", "ibp"}
-        Enclosures used for the proofs: linear back-substitution (default when available) or plain
-        interval bound propagation.
+    bounds : {"auto", "linear", "alpha", "ibp"}
+        Enclosures used for the proofs: linear back-substitution, with optimised ReLU lower slopes
+        (:mod:`verinet.alpha`; ``"auto"`` uses them from :data:`verinet.alpha.ALPHA_MIN_INPUTS` inputs on,
+        together with neuron splitting), or plain interval bound propagation.
     neurons : {"auto", "never"}
         Whether boxes may also be split on the sign of an unstable ReLU (see :func:`search_spec`).
 
