@@ -678,7 +678,7 @@ def search_spec(
         if progress is not None and now - last >= 1.0:
             progress({"seconds": now - t0, "boxes": boxes, "open": len(heap), "margin": worst})
             last = now
-        if now + step_time >= deadline:  # the next batch would overrun the budget
+        if now + 2.0 * step_time >= deadline:  # the next batch (up to twice as large) would overrun the budget
             return outcome("timeout", worst, open_boxes=len(heap))
         if max_boxes is not None and boxes >= max_boxes:
             return outcome("box_limit", worst, open_boxes=len(heap))
