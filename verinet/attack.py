@@ -23,7 +23,7 @@ import numpy as np
 
 from verinet.network import _approx_activation, _approx_derivative
 
-__all__ = ["pgd_attack", "linear_bound_candidates"]
+__all__ = ["pgd_attack"]
 
 #: relative push past the boundary ``z_i ≤ 0`` that the loss asks for
 _PUSH = 1e-7
@@ -128,11 +128,3 @@ def pgd_attack(spec, geom, confirm: Callable[[np.ndarray], object], *, deadline:
         X = np.where(done[:, None], X, geom.project(geom.step(X, G, alpha)))
     return None
 
-
-def linear_bound_candidates(G: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Minimisers over the box ``[lo, hi]`` of linear functions ``x ↦ G[r]·x``: ``lo`` where ``G > 0``.
-
-    A linear lower bound ``g·x + c ≤ z(x)`` from back-substitution is smallest at this corner, which is
-    a natural candidate for an unsafe point (heuristic; the caller confirms it).
-    """
-    return np.where(np.asarray(G) > 0, lo, hi)

@@ -15,7 +15,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +24,7 @@ import oracle  # noqa: E402
 from helpers import hyp  # noqa: E402
 
 import verinet.alpha as alpha_mod  # noqa: E402
-from verinet.alpha import SlopeTightener, optimise_slopes, sound_lower_bounds, supports_slopes  # noqa: E402
+from verinet.alpha import optimise_slopes, sound_lower_bounds, supports_slopes  # noqa: E402
 from verinet.linear import linear_propagate  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
 
