@@ -17,8 +17,9 @@ of largest width × |approximate gradient|, sampled at a few points of the box).
 the region (children cover their parent; a box is dropped only when proved disjoint from an l2/l1 ball
 with directed rounding), so "all boxes closed" is a proof.
 
-Falsification: random points and projected-gradient descent (approximate float64 gradients) on the
-score ``min_conj max_{i∈conj} z_i`` from many starts, and at the centres of the boxes being split.
+Falsification: random points and projected-gradient descent (approximate float64 gradients) on every
+disjunct (:func:`verinet.attack.pgd_attack`) from many starts — random points, the minimisers of the linear
+lower bounds, the centres of the boxes being split — first and interleaved with the splitting.
 A candidate is only reported after the caller's *confirm* function re-checks it with exact (rational)
 arithmetic or a rigorous point enclosure.
 """
@@ -38,7 +39,10 @@ from fractions import Fraction
 import numpy as np
 
 from intervals import rounding as R
+from intervals.array import IntervalArray
 from intervals.rounding import float_down, float_nearest, float_up, to_fraction
+from verinet.alpha import SlopeTightener as _SlopeBounds
+from verinet.attack import pgd_attack
 from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
@@ -202,11 +206,12 @@ class _Enclosure:
     """
 
     def __init__(self, network: Network, method: str) -> None:
-        if method not in ("auto", "linear", "ibp"):
-            raise QueryError(f"unknown bound method {method!r}: use auto, linear or ibp")
+        if method not in ("auto", "linear", "ibp", "alpha"):
+            raise QueryError(f"unknown bound method {method!r}: use auto, linear, alpha or ibp")
         self.network = network
         self.backend = make_backend(network)
         self.linear = method != "ibp"
+        self.slopes = _SlopeBounds.wanted(network, method)
         self.kinked, self.n_kinked = kinked_layout(network)
         # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
         layers = network.layers
@@ -214,18 +219,40 @@ class _Enclosure:
             [np.abs(layers[k + 1].weight_mid).sum(axis=0) if k + 1 < len(layers) else np.ones(n)
              for k, _, n in self.kinked]) if self.kinked else np.zeros(0)
 
-    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None):
-        """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given)."""
+    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None, parent=None):
+        """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given).
+
+        ``parent``: optional ``(lo, hi)`` lists (one (B, n_k) array per layer, the output last) of enclosures
+        valid on a set containing each box's part (its parent's); they are intersected in, so a child is
+        never looser than its parent (with optimised slopes only; an empty intersection proves the part
+        empty).
+        """
         if F is None or not F.any():
             if self.linear:
                 b = linear_propagate(self.backend, L, H)
             else:
                 b = propagate(self.backend, self.backend.box(L, H))
-            return b.pre, b.output, np.zeros(len(L), dtype=bool)
-        fix = per_layer_signs(F, self.kinked, len(self.network.layers))
-        r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
-             else propagate_fixed(self.backend, L, H, fix))
-        return r.bounds.pre, r.bounds.output, r.infeasible
+            pre, out, empty = b.pre, b.output, np.zeros(len(L), dtype=bool)
+        else:
+            fix = per_layer_signs(F, self.kinked, len(self.network.layers))
+            r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
+                 else propagate_fixed(self.backend, L, H, fix))
+            pre, out, empty = r.bounds.pre, r.bounds.output, r.infeasible
+        if self.slopes is not None:
+            if parent is not None:  # both enclose the part: their intersection does too
+                plo, phi = parent
+                pre = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
+                       in zip(pre, plo[:-1], phi[:-1])]
+                empty = empty | np.any([(p.lo > p.hi).any(axis=1) for p in pre], axis=0)
+                pre = [IntervalArray._unsafe(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
+                       for p, a, b in zip(pre, plo[:-1], phi[:-1])]
+                out = IntervalArray._unsafe(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
+                out = IntervalArray._unsafe(np.where(empty[:, None], plo[-1], out.lo),
+                                            np.where(empty[:, None], phi[-1], out.hi))
+            out = self.slopes.tighten(L, H, pre, out, empty,
+                                      None if F is None else per_layer_signs(F, self.kinked, len(self.network.layers)))
+            self.last = ([p.lo for p in pre] + [out.lo], [p.hi for p in pre] + [out.hi])
+        return pre, out, empty
 
     def neuron_choice(self, pre, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per box the number of free unstable neurons and the one to split (flat index, −1 if none).
@@ -234,6 +261,9 @@ class _Enclosure:
         times the neuron's outgoing weight mass; ties go to the earlier layer.
         """
         B = pre[0].shape[0]
+        scores = self.slopes.scores if self.slopes is not None else None
+        if scores is not None and scores.shape[0] != B:
+            scores = None
         count = np.zeros(B, dtype=np.int64)
         best = np.full(B, -1.0)
         cand = np.full(B, -1, dtype=np.int64)
@@ -246,6 +276,9 @@ class _Enclosure:
             with np.errstate(over="ignore", invalid="ignore"):
                 gap = np.where(free, -lo * hi / (hi - lo), -1.0)
             score = np.where(free, np.nan_to_num(gap, nan=0.0, posinf=1e300) * self.influence[off:off + n], -1.0)
+            if scores is not None:  # the intercept a split removes from the worst atom's bound (BaBSR)
+                tie = np.maximum(score, 0.0) / max(float(score.max()), 1e-300)  # in [0, 1]: breaks ties only
+                score = np.where(free, scores[:, off:off + n] + 1e-12 * tie, -1.0)
             j = np.argmax(score, axis=1)
             s = score[np.arange(B), j]
             better = s > best
@@ -506,7 +539,9 @@ def search_spec(
     exact, the box shrunk to the part's halfspaces, and may be proved empty): ``"auto"`` when the box has
     at most :data:`NEURON_SPLIT_UNSTABLE` free unstable neurons, or when it is too narrow to bisect in
     float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical input
-    splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. (Measured: splitting on neurons
+    splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. With optimised slopes (high-dimensional
+    inputs, see :class:`verinet.alpha.SlopeTightener`) boxes are split on neurons whenever one is unstable,
+    children inherit their parent's enclosures, and the split scores come from the worst atom's bound. (Measured: splitting on neurons
     whenever one is unstable needs more time than input splitting on ACAS Xu and on a 32-input network:
     without optimised multipliers for the split constraints, as in β-CROWN, a sign split tightens the
     bounds of the unsafe margin less than a bisection.)
@@ -541,11 +576,14 @@ def search_spec(
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
     enclose = _Enclosure(spec.network, bounds)
     use_neurons = neurons == "auto" and enclose.n_kinked > 0
+    # high-dimensional inputs (optimised slopes): bisecting one of hundreds of coordinates barely
+    # tightens anything, so boxes are split on neurons whenever one is unstable
+    neuron_limit = NEURON_SPLIT_UNSTABLE if enclose.slopes is None else enclose.n_kinked
 
-    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None):
+    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None, P=None):
         """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
         neuron to split) per box (per part when ``F`` fixes neuron signs)."""
-        pre, Z, empty = enclose(L, H, F)
+        pre, Z, empty = enclose(L, H, F, P)
         refuted = np.where(strict, Z.lo >= 0, Z.lo > 0)  # atom impossible on the box
         certain = np.where(strict, Z.hi < 0, Z.hi <= 0)  # atom holds on the whole box
         margin = np.full(len(L), np.inf)
@@ -578,19 +616,28 @@ def search_spec(
     stuck: list[float] = []
     last = time.perf_counter()
 
-    def add(L, H, F):
+    inherited: dict[int, tuple] = {}  # heap entry id -> its enclosures (optimised slopes only)
+
+    def add(L, H, F, P=None):
         nonlocal boxes, closed_min
         keep = geom.keep(L, H)
         L, H = L[keep], H[keep]
         F = F[keep] if F is not None else None
+        if P is not None:
+            P = ([a[keep] for a in P[0]], [a[keep] for a in P[1]])
         if len(L) == 0:
             return None
-        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F)
+        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F, P)
+        own = enclose.last if enclose.slopes is not None else None
         boxes += len(L)
         if closed.any():
             closed_min = min(closed_min, float(margin[closed].min()))
         points = np.concatenate([geom.project(centres[bad]), geom.project(centres)])
         cs = np.concatenate([np.full(int(bad.sum()), -np.inf), sc])
+        if enclose.slopes is not None and len(enclose.slopes.candidates):  # minimisers of the linear bounds
+            xs = geom.project(enclose.slopes.candidates)
+            points = np.concatenate([points, xs])
+            cs = np.concatenate([cs, atk.scores(xs)[0]])
         found = atk.check(points, cs, limit=4)
         if found is not None:
             return found
@@ -598,23 +645,29 @@ def search_spec(
         for i in np.flatnonzero(~closed):
             neuron = -1
             if use_neurons and cand[i] >= 0 and (
-                    not can_split[i] or n_unstable[i] <= NEURON_SPLIT_UNSTABLE):
+                    not can_split[i] or n_unstable[i] <= neuron_limit):
                 neuron = int(cand[i])
             elif not can_split[i]:
                 stuck.append(float(margin[i]))
                 continue
             f = F[i] if F is not None else None
-            heapq.heappush(heap, (float(margin[i]), next(seq), L[i], H[i], int(axis[i]), f, neuron))
+            key = next(seq)
+            if own is not None:
+                inherited[key] = ([a[i] for a in own[0]], [a[i] for a in own[1]])
+            heapq.heappush(heap, (float(margin[i]), key, L[i], H[i], int(axis[i]), f, neuron))
         return None
 
     # phase 2: the root box; phase 3: a short gradient attack from random starts
     F0 = np.zeros((1, enclose.n_kinked), dtype=np.int8) if use_neurons else None
     found = add(geom.lo[None, :].copy(), geom.hi[None, :].copy(), F0)
     a_deadline = min(deadline, time.perf_counter() + attack_seconds)
-    for _ in range(8):
+    for r in range(8):
         if found is not None or not heap or time.perf_counter() > a_deadline:
             break
-        found = atk.random(64, 40, a_deadline)
+        # PGD on every disjunct, from random points and the minimisers of the root's linear bounds
+        starts = enclose.slopes.candidates if enclose.slopes is not None and r == 0 else None
+        found = pgd_attack(spec, geom, confirm, deadline=a_deadline, rng=rng, restarts=16, steps=60,
+                           starts=starts)
     if found is not None:
         return outcome("falsified", None, found)
     next_attack = time.perf_counter() + 2.0
@@ -625,19 +678,24 @@ def search_spec(
         if progress is not None and now - last >= 1.0:
             progress({"seconds": now - t0, "boxes": boxes, "open": len(heap), "margin": worst})
             last = now
-        if now + step_time >= deadline:  # the next batch would overrun the budget
+        if now + 2.0 * step_time >= deadline:  # the next batch (up to twice as large) would overrun the budget
             return outcome("timeout", worst, open_boxes=len(heap))
         if max_boxes is not None and boxes >= max_boxes:
             return outcome("box_limit", worst, open_boxes=len(heap))
-        if now >= next_attack:  # PGD from the centres of the worst boxes
-            starts = np.array([0.5 * e[2] + 0.5 * e[3] for e in heap[:16]])
-            found = atk.run(starts, 20, min(deadline, now + 0.5))
+        if now >= next_attack:  # PGD from the centres of the worst boxes (and the last linear minimisers)
+            starts = [np.array([0.5 * e[2] + 0.5 * e[3] for e in heap[:16]])]
+            if enclose.slopes is not None:
+                starts.append(enclose.slopes.candidates[:16])
+            found = pgd_attack(spec, geom, confirm, deadline=min(deadline, now + 0.5), rng=rng, restarts=4,
+                               steps=30, starts=np.concatenate(starts))
             if found is not None:
                 return outcome("falsified", None, found)
             next_attack = time.perf_counter() + 2.0
         popped = [heapq.heappop(heap) for _ in range(min(batch // 2 or 1, len(heap)))]
         Ls, Hs, Fs = [], [], []
-        for _, _, lo, hi, ax, f, neuron in popped:
+        Ps = []
+        for _, key, lo, hi, ax, f, neuron in popped:
+            Ps += [inherited.pop(key, None)] * 2
             if neuron >= 0:  # the two sign parts of the box
                 neg, pos = f.copy(), f.copy()
                 neg[neuron], pos[neuron] = -1, 1
@@ -653,7 +711,11 @@ def search_spec(
             Hs += [left_hi, hi]
             Fs += [f, f]
         t_step = time.perf_counter()
-        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None)
+        P = None
+        if Ps and all(p is not None for p in Ps):
+            P = ([np.array([p[0][k] for p in Ps]) for k in range(len(Ps[0][0]))],
+                 [np.array([p[1][k] for p in Ps]) for k in range(len(Ps[0][1]))])
+        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None, P)
         step_time = time.perf_counter() - t_step
         if found is not None:
             return outcome("falsified", None, found)
@@ -793,9 +855,10 @@ def verify_vnnlib(
         Boxes per bound-propagation call.
     max_boxes : int, optional
         Budget of evaluated boxes per case.
-    bounds : {"auto", "linear", "ibp"}
-        Enclosures used for the proofs: linear back-substitution (default when available) or plain
-        interval bound propagation.
+    bounds : {"auto", "linear", "alpha", "ibp"}
+        Enclosures used for the proofs: linear back-substitution, with optimised ReLU lower slopes
+        (:mod:`verinet.alpha`; ``"auto"`` uses them from :data:`verinet.alpha.ALPHA_MIN_INPUTS` inputs on,
+        together with neuron splitting), or plain interval bound propagation.
     neurons : {"auto", "never"}
         Whether boxes may also be split on the sign of an unstable ReLU (see :func:`search_spec`).
 

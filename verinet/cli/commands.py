@@ -14,6 +14,7 @@ _COMMANDS = (
     ("report", "report"),
     ("robust", "robust"),
     ("verify", "verify"),
+    ("vnncomp", "vnncomp"),
 )
 
 for _module, _name in _COMMANDS:

@@ -1,0 +1,338 @@
+"""Optimised lower slopes of unstable ReLUs (α-CROWN), with a sound final bound.
+
+Xu, Zhang, Wang, Wang, Jana, Lin & Hsieh, "Fast and complete: enabling complete neural network
+verification with rapid and massively parallel incomplete verifiers" (ICLR 2021): the lower line
+``a ≥ s·z`` of an unstable ReLU (``l < 0 < u``) is valid for *every* slope ``s ∈ [0, 1]`` (for leaky ReLU,
+``s ∈ [α, 1]``), so the slope can be chosen per neuron and per output constraint to maximise that
+constraint's lower bound. CROWN's back-substitution bound is a differentiable function of the slopes
+almost everywhere; for an MLP its gradient is simple: with ``x*`` the corner of the input box that
+minimises the final linear function, pushing ``x*`` forward through the *relaxed* network (each ReLU
+replaced by the line that the back-substitution chose for it) gives a virtual pre-activation ``v`` per
+neuron, and ``∂ bound / ∂ s_j = Λ_j · v_j`` where ``Λ_j ≥ 0`` is the coefficient of ``a_j`` (only neurons
+using their lower line depend on ``s``). The slopes are optimised in plain float64 by projected Adam
+steps (:func:`optimise_slopes`); that search proves nothing.
+
+Soundness: the bound that is *reported* is recomputed by :func:`sound_lower_bounds` with the sound
+back-substitution of :mod:`verinet.linear` (a-priori rounding-error terms, directed rounding), in which
+only the lower lines of unstable neurons change: slope ``s`` a float in ``[α_hi, 1]`` (clipped there, so
+any optimiser output is admissible) and offset ``k_L ≤ s·b_lo`` rounded down (the intercept of the line
+``s·z`` is 0). The error weights ``w`` of :mod:`verinet.linear` do not depend on the slopes. Both
+intersect with the enclosure they were given, so the result can only tighten a valid bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from intervals import rounding as R
+from intervals.array import IntervalArray
+from verinet.linear import _backsub, _input_data, _prepare, _relaxation
+from verinet.network import Activation, Network
+
+__all__ = ["ALPHA_MIN_INPUTS", "SlopeTightener", "default_slopes", "optimise_slopes", "sound_lower_bounds",
+           "supports_slopes"]
+
+_KINKED = (Activation.RELU, Activation.LEAKY_RELU)
+
+
+def supports_slopes(network: Network) -> bool:
+    """Whether every hidden layer is ReLU / leaky ReLU / identity and the last one identity."""
+    layers = network.layers
+    return layers[-1].activation is Activation.IDENTITY and all(
+        L.activation in _KINKED + (Activation.IDENTITY,) for L in layers[:-1])
+
+
+def _admissible(s: np.ndarray, leak_hi: float) -> np.ndarray:
+    """Slopes clipped to ``[leak_hi, 1]`` (NaN → 1), the range in which ``s·z`` is a lower line of the
+    activation for every leak ``α ≤ leak_hi`` (module docstring)."""
+    return np.clip(np.nan_to_num(s, nan=1.0), leak_hi, 1.0)
+
+
+def _leak(L) -> float:
+    return float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0
+
+
+def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None):
+    """Float CROWN lower bound of ``z_atom`` per row with lower slopes ``slopes[k]`` (R, n_k).
+
+    ``fixed[k]`` (B, n_k) bool or None: neurons whose sign is fixed on the part; their lower slope is
+    optimised too (their bounds are clamped, so they look stable; the line ``s·z`` is valid anyway).
+
+    Rows ``r`` bound atom ``atoms[r]`` over box ``box[r]``. Returns ``(bound (R,), x* (R, n), gradients)``
+    (gradients: one (R, n_k) array per hidden layer, None when ``grad`` is False). Non-rigorous.
+    """
+    n_hidden = len(layers) - 1
+    last = layers[-1]
+    A = last.weight_mid[atoms]  # coefficients over a_{L−1}
+    c = last.bias_mid[atoms].copy()
+    saved = [None] * n_hidden
+    for k in range(n_hidden - 1, -1, -1):
+        L = layers[k]
+        if L.activation is Activation.IDENTITY:
+            S = np.ones_like(A)
+            T = np.zeros_like(A)
+            opt = pos = np.zeros(A.shape, dtype=bool)
+        else:
+            l, u = lows[k][box], ups[k][box]
+            leak = _leak(L)
+            unst = (l < 0) & (u > 0)
+            pos = A >= 0
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                s_up = np.where(unst, (u - leak * l) / (u - l), 0.0)
+            s_up = np.nan_to_num(s_up, nan=1.0, posinf=1.0, neginf=0.0)
+            # lower line where the coefficient is ≥ 0 (s z), upper chord where < 0 (s_up z + t)
+            S = np.where(l >= 0, 1.0, np.where(u <= 0, leak, np.where(pos, slopes[k], s_up)))
+            T = np.where(unst & ~pos, np.nan_to_num((leak - s_up) * l), 0.0)
+            opt = unst
+            if fixed is not None and fixed[k] is not None:
+                fx = fixed[k][box]
+                S = np.where(fx & pos, slopes[k], S)
+                opt = unst | fx
+        c = c + (A * T).sum(axis=1)
+        D = A * S
+        c = c + D @ L.bias_mid
+        saved[k] = (A, S, T, opt & pos)
+        A = D @ L.weight_mid
+    lo, hi = xl[box], xu[box]
+    xstar = np.where(A > 0, lo, hi)
+    bound = c + (A * xstar).sum(axis=1)
+    if not grad:
+        return bound, xstar, saved
+    grads = []
+    g = xstar
+    for k in range(n_hidden):
+        L = layers[k]
+        A, S, T, lower = saved[k]
+        v = g @ L.weight_mid.T + L.bias_mid  # virtual pre-activation of layer k
+        grads.append(np.where(lower, A * v, 0.0))
+        g = S * v + T  # the chosen line evaluated at v
+    return bound, xstar, grads
+
+
+def default_slopes(layers, lows, ups, box) -> list[np.ndarray]:
+    """CROWN's choice: 1 where ``u ≥ −l``, else the leak (0 for ReLU); per row (R, n_k). (Neurons fixed
+    active get 1, fixed inactive the leak: the exact lines.)"""
+    out = []
+    for k, L in enumerate(layers[:-1]):
+        if L.activation in _KINKED:
+            l, u = lows[k][box], ups[k][box]
+            out.append(np.where(u >= -l, 1.0, _leak(L)))
+        else:
+            out.append(np.zeros((len(box), L.n_out)))
+    return out
+
+
+def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray, box: np.ndarray,
+                    atoms: np.ndarray, *, iters: int = 20, lr: float = 0.25, init=None, fixed=None):
+    """Lower slopes maximising the float CROWN lower bound of ``z_atoms[r]`` over box ``box[r]``.
+
+    Parameters
+    ----------
+    network : Network
+        Piecewise-linear (:func:`supports_slopes`), its last layer the atoms.
+    lows, ups : list of (B, n_k) arrays
+        Pre-activation bounds of the hidden layers over each box (any enclosure).
+    xl, xu : (B, n) boxes.
+    box, atoms : (R,) int arrays; row ``r`` bounds atom ``atoms[r]`` over box ``box[r]``.
+    iters : int
+        Projected Adam steps.
+    init : list of (R, n_k) arrays, optional
+        Starting slopes (warm start), else CROWN's default choice.
+    fixed : list of (B, n_k) bool arrays or None, optional
+        Neurons with a fixed sign on the part of the box (bounds clamped): their lower slopes are
+        optimised as well. On ``z ≤ 0`` a lower line ``s·z`` with ``s > 0`` acts like the multiplier of the
+        split constraint in β-CROWN (Wang et al., NeurIPS 2021), restricted to ``s ≤ 1``.
+
+    Returns
+    -------
+    (slopes, bound, x*) : the best slopes per row (one (R, n_k) array per hidden layer, inside the
+    admissible range), their float bound (R,) and the minimising corner (R, n) of the final linear
+    function (a natural attack candidate). Non-rigorous: use :func:`sound_lower_bounds` for a proof.
+    """
+    layers = network.layers
+    lo_leak = [_leak(L) for L in layers[:-1]]
+    s = [np.clip(a, lk, 1.0) for a, lk in zip(init, lo_leak)] if init is not None else \
+        default_slopes(layers, lows, ups, box)
+    best_b, best_x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
+    best_s = [a.copy() for a in s]
+    m = [np.zeros_like(a) for a in s]
+    v = [np.zeros_like(a) for a in s]
+    b1, b2 = 0.9, 0.999
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, iters + 1):
+            b, x, g = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=True, fixed=fixed)
+            better = b > best_b
+            if better.any():
+                best_b = np.where(better, b, best_b)
+                best_x = np.where(better[:, None], x, best_x)
+                for k in range(len(s)):
+                    best_s[k][better] = s[k][better]
+            step = lr * (0.98 ** t)
+            for k in range(len(s)):
+                if layers[k].activation not in _KINKED:
+                    continue
+                m[k] = b1 * m[k] + (1 - b1) * g[k]
+                v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
+                mh = m[k] / (1 - b1 ** t)
+                vh = v[k] / (1 - b2 ** t)
+                s[k] = np.clip(s[k] + step * mh / (np.sqrt(vh) + 1e-12), lo_leak[k], 1.0)
+        b, x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
+        better = b > best_b
+        best_b = np.where(better, b, best_b)
+        best_x = np.where(better[:, None], x, best_x)
+        for k in range(len(s)):
+            best_s[k][better] = s[k][better]
+    return best_s, best_b, best_x
+
+
+def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
+                       box: np.ndarray, atoms: np.ndarray, slopes, fixed=None) -> np.ndarray:
+    """Rigorous lower bounds (R,) of ``z_atoms[r](x)`` over every real ``x`` in box ``box[r]``.
+
+    Parameters
+    ----------
+    network : Network
+        Piecewise-linear (:func:`supports_slopes`).
+    xl, xu : (B, n) float boxes.
+    pre : sequence of IntervalArray (B, n_k), one per layer (the last one: the atoms)
+        Sound pre-activation enclosures of every layer over each box — or over the part of each box
+        where some neuron signs are fixed (then the bound holds on that part).
+    output : IntervalArray (B, m)
+        A sound output enclosure (the result is intersected with its lower end).
+    box, atoms : (R,) int arrays.
+    slopes : one (R, n_k) float array per hidden layer
+        Any floats: clipped to the admissible range ``[α_hi, 1]`` of each unstable neuron's lower line.
+    fixed : list of (B, n_k) bool arrays or None, optional
+        Neurons whose slopes are used although their (clamped) bounds are stable: any neuron may take
+        the line ``s·z``, which lies below the activation everywhere.
+
+    Rigorous: back-substitution of :mod:`verinet.linear` (proof in its docstring) with, for the unstable
+    neurons, the lower line ``s·z`` (valid for ``s ∈ [α, 1]``, module docstring) and ``k_L = s·b_lo``
+    rounded down (``≤ t_L + s_L b_lo`` with ``t_L = 0``); every other line as there. ``−inf`` where
+    nothing is proved.
+    """
+    prep = _prepare(network)
+    xl = np.ascontiguousarray(xl, dtype=np.float64)
+    xu = np.ascontiguousarray(xu, dtype=np.float64)
+    box = np.asarray(box, dtype=np.int64)
+    atoms = np.asarray(atoms, dtype=np.int64)
+    R_ = len(box)
+    naive = np.asarray(output.lo)[box, atoms]
+    inp = _input_data(prep, xl, xu)
+    if inp is None or R_ == 0:
+        return naive
+    relax = []
+    ma_prev = inp.ma
+    for k, L in enumerate(prep.layers):
+        Z = IntervalArray._unsafe(np.asarray(pre[k].lo), np.asarray(pre[k].hi))
+        A = prep.backend.activate(k, Z)
+        rx = _relaxation(L, Z, A, ma_prev)
+        ma_prev = np.maximum(np.abs(A.lo), np.abs(A.hi))
+        # one copy per row
+        sL, kL = rx.sL[box], rx.kL[box]
+        if L.act in _KINKED and k < len(prep.layers) - 1:
+            # the lower line s·z (s ∈ [α_hi, 1]) lies below σ everywhere, so it may replace the lower line of
+            # any neuron: unstable ones, and the ones whose sign was fixed (bounds clamped)
+            zl, zu = Z.lo[box], Z.hi[box]
+            unst = (zl < 0) & (zu > 0)
+            if fixed is not None and fixed[k] is not None:
+                unst = unst | np.asarray(fixed[k], dtype=bool)[box]
+            s = _admissible(np.asarray(slopes[k], dtype=np.float64), L.ahi)
+            # k_L ≤ s·b_lo: the product rounded down (exact when s ∈ {0, 1}); intercept 0
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                k_new = np.where(s == 0.0, 0.0, R.mul_down(s, np.broadcast_to(L.blo, s.shape)))
+            sL = np.where(unst, s, sL)
+            kL = np.where(unst, k_new, kL)
+        rx = type(rx)(np.ascontiguousarray(rx.sU[box]), np.ascontiguousarray(sL), np.ascontiguousarray(rx.kU[box]),
+                      np.ascontiguousarray(kL), np.ascontiguousarray(rx.w[box]), np.ascontiguousarray(rx.scal[box]))
+        relax.append(rx)
+    inp_r = type(inp)(np.ascontiguousarray(inp.xm[box]), np.ascontiguousarray(inp.ax[box]),
+                      np.ascontiguousarray(inp.ma[box]))
+    m = prep.layers[-1].n_out
+    T = np.zeros((R_, m))
+    T[np.arange(R_), atoms] = -1.0  # upper bound of −z_atom
+    seg = np.arange(R_ + 1, dtype=np.int64)
+    acc = _backsub(prep, relax, inp_r, len(prep.layers) - 1, T, seg, np.zeros(R_))
+    lower = np.where(np.isfinite(acc), -acc, -np.inf)  # negation is exact
+    return np.maximum(lower, naive)
+
+
+#: optimised slopes are used by default ("auto" bounds) from this many inputs on: on low-dimensional
+#: inputs (ACAS Xu) input splitting tightens faster than the optimisation costs
+ALPHA_MIN_INPUTS = 64
+
+
+class SlopeTightener:
+    """Tightens the lower ends of output enclosures with optimised slopes (for the verification search).
+
+    After each call, ``candidates`` holds the minimising corners ``x*`` of the optimised linear bounds
+    (float points for the attack; nothing is claimed about them).
+    """
+
+    def __init__(self, network: Network, iters: int = 20) -> None:
+        self.network = network
+        self.iters = iters
+        self.candidates = np.zeros((0, network.n_inputs))
+        self.scores: np.ndarray | None = None
+        self.kinked = [k for k, L in enumerate(network.layers[:-1]) if L.activation in _KINKED]
+
+    @staticmethod
+    def wanted(network: Network, method: str) -> "SlopeTightener | None":
+        """A tightener when ``method`` is ``"alpha"``, or ``"auto"`` on a high-dimensional piecewise-linear
+        network; else None. Raises ``QueryError`` for ``"alpha"`` on an unsupported network."""
+        if method == "alpha":
+            if not supports_slopes(network):
+                from verinet.errors import QueryError
+                raise QueryError("optimised slopes (alpha) need ReLU / leaky ReLU / identity layers")
+            return SlopeTightener(network)
+        if method == "auto" and network.n_inputs >= ALPHA_MIN_INPUTS and supports_slopes(network):
+            return SlopeTightener(network)
+        return None
+
+    def tighten(self, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
+                skip: np.ndarray, fix=None) -> IntervalArray:
+        """``output`` with rigorously raised lower ends where an atom's lower end is ``≤ 0``.
+
+        ``pre`` (one (B, n_k) enclosure per layer) and ``output`` are sound over each box (or over the part
+        of it selected by fixed signs ``fix``: one (B, n_k) int array or None per layer); rows of ``skip``
+        (B,) are left alone.
+
+        Rigorous: the new lower ends come from :func:`sound_lower_bounds`.
+        """
+        lo = np.asarray(output.lo)
+        box, atoms = np.nonzero((lo <= 0) & ~np.asarray(skip, dtype=bool)[:, None])
+        self.scores = None
+        if not len(box):
+            self.candidates = np.zeros((0, self.network.n_inputs))
+            return output
+        lows = [np.asarray(p.lo) for p in pre]
+        ups = [np.asarray(p.hi) for p in pre]
+        fixed = None if fix is None else [None if f is None else f != 0 for f in fix]
+        slopes, _, xstar = optimise_slopes(self.network, lows, ups, xl, xu, box, atoms, iters=self.iters,
+                                           fixed=fixed)
+        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes, fixed=fixed)
+        self.scores = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, len(lo))
+        self.candidates = xstar
+        lo = lo.copy()
+        lo[box, atoms] = np.maximum(lo[box, atoms], new)
+        return IntervalArray._unsafe(lo, np.asarray(output.hi))
+
+    def _branch_scores(self, lows, ups, xl, xu, box, atoms, slopes, fixed, bound, B: int) -> np.ndarray:
+        """(B, H) split scores over the kinked neurons (flat, layer order): for each box's worst atom, the
+        intercept ``|Λ_j| s_j |l_j|`` that the upper chord of neuron ``j`` adds to its bound — what a split
+        of that neuron removes (the BaBSR estimate of Bunel et al., JMLR 2020). Heuristic only."""
+        worst = np.full(B, np.inf)
+        np.minimum.at(worst, box, bound)
+        pick = np.flatnonzero(bound == worst[box])
+        _, first = np.unique(box[pick], return_index=True)
+        rows = pick[first]  # one row per box: its worst atom
+        _, _, saved = _crown(self.network.layers, lows, ups, box[rows], atoms[rows], xl, xu,
+                             [s[rows] for s in slopes], grad=False, fixed=fixed)
+        out = np.zeros((B, sum(self.network.layers[k].n_out for k in self.kinked)))
+        off = 0
+        for k in self.kinked:
+            n = self.network.layers[k].n_out
+            A, _, T, _ = saved[k]
+            out[box[rows], off:off + n] = np.nan_to_num(np.maximum(-(A * T), 0.0))
+            off += n
+        return out
