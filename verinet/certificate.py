@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 FORMAT = "verinet-certificate"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SEMANTICS = "exact real arithmetic on the weights as written in the model file"
 #: verdicts a robustness certificate may carry (an unconfirmed counterexample is not a certificate)
 VERDICTS = ("verified", "falsified", "unknown", "timeout")

@@ -891,7 +891,12 @@ def _resolve_model(cert: dict, model_path, base: Path) -> Path:
     return p
 
 
-def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0) -> CheckResult:
+#: schema versions this checker reads ("2" adds the ``vnnlib`` kind; version-1 documents check unchanged)
+SCHEMA_VERSIONS = ("1", "2")
+
+
+def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0,
+                      property_path=None, progress=None) -> CheckResult:
     """Re-verify a certificate with exact rational arithmetic, independently of the fast path.
 
     Parameters
@@ -905,6 +910,11 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         Re-verify only this many leaves exactly: the one with the largest recorded bound plus random
         others (``seed``). Coverage, the witness and every recorded bound are still checked in full. The
         result then says ``valid (sampled k of N leaves)``: that is evidence, not a proof.
+    property_path : path, optional
+        ``vnnlib`` certificates: the VNN-LIB file (default: the certificate's ``query.property.file`` next
+        to the certificate); its SHA-256 and parsed cases must match the recorded query.
+    progress : callable, optional
+        ``progress(done, total)`` after each re-verified leaf (``vnnlib`` certificates).
 
     Returns
     -------
@@ -934,8 +944,9 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
     if cert.get("format") != "verinet-certificate":
         raise CertificateError("not a verinet certificate (expected \"format\": \"verinet-certificate\")")
     version = cert.get("schema_version")
-    if version != "1":
-        raise CertificateError(f"unsupported certificate schema version {version!r} (this checker reads '1')")
+    if version not in SCHEMA_VERSIONS:
+        raise CertificateError(f"unsupported certificate schema version {version!r} "
+                               f"(this checker reads {', '.join(repr(v) for v in SCHEMA_VERSIONS)})")
     kind = _get(cert, "kind", str)
     expected_sha = _get(cert, "model.sha256", str).lower()
 
@@ -963,6 +974,11 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         layers = _exact_layers(network)
         if kind == "lipschitz":
             return _check_lipschitz(cert, layers, network.n_inputs, sample, seed)
+        if kind == "vnnlib":
+            from verinet.checker_vnnlib import check_vnnlib
+
+            return check_vnnlib(cert, layers, network.n_inputs, sample, seed, base=base,
+                                property_path=property_path, progress=progress)
         return _check_robustness(cert, layers, network.n_inputs, sample, seed)
     except _Invalid as exc:
         total = cert.get("evidence", {}).get("leaves") if isinstance(cert.get("evidence"), dict) else None

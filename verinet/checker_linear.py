@@ -1,0 +1,216 @@
+"""Independent linear bounds for the certificate checker: CROWN back-substitution in ball arithmetic.
+
+Part of the checker (:mod:`verinet.checker`): it shares no code with verinet's fast path
+(:mod:`verinet.linear`, ``intervals``, the backends). Arithmetic is python-flint's ``arb`` (midpoint-radius
+balls, every operation outward-rounded, Johansson, "Arb: efficient arbitrary-precision midpoint-radius
+interval arithmetic", IEEE Trans. Computers 2017), so the numbers computed enclose the exact real values
+of the same formulas; the checker only compares *guaranteed* ends of balls (``lower()``/``upper()``, exact).
+
+Mathematics (Zhang et al., CROWN, NeurIPS 2018, Thm 3.2; Singh et al., DeepPoly, POPL 2019): to bound
+``Λ z_k`` from above over a box, with ``z_k = W_k a_{k−1} + b_k`` and ``a_j = σ(z_j)``, each activation is
+replaced by a line above it (coefficient ≥ 0) or below it (coefficient < 0) on its pre-activation interval
+``[l, u]``, then ``z_j`` is substituted, down to the input, where ``Γ x ≤ Γ x_m + |Γ| x_r`` over the box
+``x_m ± x_r``. Lines for ``σ(z) = max(z, αz)``, ``0 ≤ α ≤ 1``:
+
+* ``l ≥ 0``: ``z`` (exact); ``u ≤ 0``: ``α z`` (exact); a neuron whose sign the leaf fixes: ``z`` (+1) or
+  ``α z`` (−1), exact on the part of the box where the sign holds;
+* unstable: upper line the chord ``s (z − l) + α l`` with ``s = (u − α l)/(u − l)`` (σ is convex, so the
+  chord through ``(l, σ(l))`` and ``(u, σ(u))`` lies above it on ``[l, u]``); lower line ``s z`` with
+  ``s = 1`` if ``u ≥ −l`` else ``α`` (any ``s ∈ [α, 1]``: ``s z ≤ z`` for ``z ≥ 0`` and ``s z ≤ α z`` for
+  ``z ≤ 0``).
+
+A coefficient is a ball ``γ ∈ [m − r, m + r]`` whose sign may be unknown. Two lines: ``γ σ(z) = m σ(z) +
+(γ − m) σ(z) ≤ m·line(z) + r·max|σ|`` with the line chosen by the sign of the exact midpoint ``m``
+(``max|σ| = max(|σ(l)|, |σ(u)|)`` on ``[l, u]``). Every quantity is then a ball that contains the exact
+value of a valid chain of inequalities, so its ``upper()`` is a valid upper bound.
+
+Intermediate bounds: interval propagation (``W m ± |W| r``) of each layer, intersected with the
+back-substituted bounds of the neurons it leaves unstable; the fixed neurons' intervals are intersected
+with their sign's half-line (an empty intersection proves the part empty).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+__all__ = ["ArbNetwork", "flint_available"]
+
+#: working precision (bits) of the balls; any precision is sound, more only tightens
+PREC = 106
+
+
+def flint_available() -> bool:
+    try:
+        import flint  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _flint():
+    try:
+        import flint
+    except ImportError:
+        raise ImportError("checking leaves proved by linear bounds needs python-flint "
+                          "(pip install python-flint, or the dev extra)") from None
+    return flint
+
+
+class ArbNetwork:
+    """A piecewise-linear network (exact rational weights) in ``arb`` balls, with the spec layer last.
+
+    ``layers`` is a list of ``(W, b, act, alpha)``: ``W`` nested lists of Fractions (n_out × n_in), ``b``
+    Fractions, ``act`` in ``relu``/``leaky_relu``/``identity``, ``alpha`` a Fraction.
+    """
+
+    def __init__(self, layers) -> None:
+        flint = _flint()
+        self.arb, self.arb_mat, self.fmpq = flint.arb, flint.arb_mat, flint.fmpq
+        self.ctx = flint.ctx
+        with self.ctx.workprec(PREC):
+            self.W, self.absW, self.b, self.act, self.alpha = [], [], [], [], []
+            for W, b, act, alpha in layers:
+                self.W.append(self.arb_mat([[self._q(v) for v in row] for row in W]))
+                self.absW.append(self.arb_mat([[self._q(abs(v)) for v in row] for row in W]))
+                self.b.append(self.arb_mat([[self._q(v)] for v in b]))
+                self.act.append(act)
+                self.alpha.append(self._q(alpha))
+
+    def _q(self, v: Fraction):
+        """A ball containing the rational ``v`` (exact for dyadic values of at most PREC bits)."""
+        return self.arb(self.fmpq(v.numerator, v.denominator))
+
+    # ------------------------------------------------------------------------------------------ pieces
+    def _ibp(self, k: int, lo: list, hi: list) -> tuple[list, list]:
+        """Exact-ended bounds of ``z_k = W a + b`` over ``a ∈ [lo, hi]``: ``W m + b ± |W| r``."""
+        half = self.arb(1) / 2
+        m = self.arb_mat([[(a + c) * half] for a, c in zip(lo, hi)])
+        r = self.arb_mat([[(c - a) * half] for a, c in zip(lo, hi)])
+        centre = self.W[k] * m + self.b[k]
+        rad = self.absW[k] * r
+        n = centre.nrows()
+        return ([(centre[i, 0] - rad[i, 0]).lower() for i in range(n)],
+                [(centre[i, 0] + rad[i, 0]).upper() for i in range(n)])
+
+    def _sigma(self, k: int, v):
+        """σ at an exact point (ReLU / leaky ReLU / identity)."""
+        act = self.act[k]
+        if act == "identity" or v >= 0:
+            return v
+        return v * self.alpha[k] if act == "leaky_relu" else self.arb(0)
+
+    def _lines(self, k: int, lo: list, hi: list, fixed: dict):
+        """Per neuron ``(sU, tU, sL, tL, A)`` (lines and ``max|σ|``), or None for an exact line ``s z``
+        given by ``sU`` only (then sL = sU and the intercepts are 0)."""
+        act = self.act[k]
+        one, zero = self.arb(1), self.arb(0)
+        alpha = self.alpha[k] if act == "leaky_relu" else zero
+        out = []
+        for i, (l, u) in enumerate(zip(lo, hi)):
+            sign = fixed.get((k, i))
+            if act == "identity":
+                out.append((one, None))
+            elif sign == 1 or (sign is None and l >= 0):  # σ(z) = z on the part
+                out.append((one, None))
+            elif sign == -1 or u <= 0:  # σ(z) = α z on the part
+                out.append((alpha, None))
+            else:  # unstable: chord above, s z below
+                s = (u - alpha * l) / (u - l)
+                t = alpha * l - s * l
+                sl = one if u >= -l else alpha
+                amax = u if u >= -(alpha * l) else -(alpha * l)
+                out.append((s, (t, sl, amax)))
+        return out
+
+    def _backsub(self, k: int, rows, lines: list, xlo: list, xhi: list) -> list:
+        """Upper bounds (exact arbs) of ``rows · z_k`` over the part, ``rows`` an arb_mat (r × n_k)."""
+        G = rows * self.W[k]
+        c = rows * self.b[k]
+        r = G.nrows()
+        for j in range(k - 1, -1, -1):
+            lj = lines[j]
+            n = len(lj)
+            D = self.arb_mat(n, n)
+            unstable = []
+            for i, (s, extra) in enumerate(lj):
+                if extra is None:
+                    D[i, i] = s
+                else:
+                    unstable.append(i)
+            G2 = G * D
+            for i in unstable:
+                sU, (tU, sL, amax) = lj[i]
+                for p in range(r):
+                    g = G[p, i]
+                    m, rad = g.mid(), g.rad()
+                    if m >= 0:  # upper line: m (sU z + tU) + rad·max|σ|
+                        G2[p, i] = m * sU
+                        c[p, 0] = c[p, 0] + m * tU + rad * amax
+                    else:  # lower line (no intercept): m sL z + rad·max|σ|
+                        G2[p, i] = m * sL
+                        c[p, 0] = c[p, 0] + rad * amax
+            G = G2 * self.W[j]
+            c = c + G2 * self.b[j]
+        half = self.arb(1) / 2
+        xm = self.arb_mat([[(a + b) * half] for a, b in zip(xlo, xhi)])
+        xr = [(b - a) * half for a, b in zip(xlo, xhi)]
+        Gm = G * xm
+        out = []
+        for p in range(r):
+            s = c[p, 0] + Gm[p, 0]
+            for i, w in enumerate(xr):
+                s = s + abs(G[p, i]) * w
+            out.append(s.upper())
+        return out
+
+    # ------------------------------------------------------------------------------------------ entry
+    def output_lower(self, xlo: list[Fraction], xhi: list[Fraction], fixed: dict, atoms: list[int]):
+        """Guaranteed lower bounds (exact arbs) of the outputs ``atoms`` over the part of the box where
+        the ``fixed`` neurons ``{(layer, neuron): ±1}`` have their signs; None when the part is empty.
+
+        Rigorous: each returned value is ≤ ``z_i(x)`` for every real ``x`` of the box satisfying the sign
+        constraints (exact weights; ball arithmetic encloses every rounding).
+        """
+        with self.ctx.workprec(PREC):
+            xl = [self._q(v) for v in xlo]
+            xh = [self._q(v) for v in xhi]
+            a_lo, a_hi = [v.lower() for v in xl], [v.upper() for v in xh]
+            lines = []
+            last = len(self.W) - 1
+            for k in range(last):
+                lo, hi = self._ibp(k, a_lo, a_hi)
+                unstable = [i for i, (l, u) in enumerate(zip(lo, hi))
+                            if self.act[k] != "identity" and (k, i) not in fixed and l < 0 < u]
+                refine = [i for i in range(len(lo)) if (k, i) in fixed] + unstable
+                if refine and k > 0:
+                    n = len(lo)
+                    rows = self.arb_mat(2 * len(refine), n)
+                    for p, i in enumerate(refine):
+                        rows[2 * p, i] = 1
+                        rows[2 * p + 1, i] = -1
+                    ub = self._backsub(k, rows, lines, xl, xh)
+                    for p, i in enumerate(refine):
+                        u, l = ub[2 * p], -ub[2 * p + 1]
+                        if u < hi[i]:
+                            hi[i] = u
+                        if l > lo[i]:
+                            lo[i] = l
+                for (kk, i), sign in fixed.items():  # the part: z ≥ 0 (+1) or z ≤ 0 (−1)
+                    if kk != k:
+                        continue
+                    if sign > 0 and lo[i] < 0:
+                        lo[i] = self.arb(0)
+                    if sign < 0 and hi[i] > 0:
+                        hi[i] = self.arb(0)
+                    if lo[i] > hi[i]:
+                        return None
+                lines.append(self._lines(k, lo, hi, fixed))
+                a_lo = [self._sigma(k, v) for v in lo]  # σ non-decreasing: ends to ends
+                a_hi = [self._sigma(k, v) for v in hi]
+            lo, _ = self._ibp(last, a_lo, a_hi)
+            n = len(lo)
+            rows = self.arb_mat(len(atoms), n)
+            for p, i in enumerate(atoms):
+                rows[p, i] = -1
+            ub = self._backsub(last, rows, lines, xl, xh)
+            return [max(lo[i], -v) for i, v in zip(atoms, ub)]
