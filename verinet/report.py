@@ -564,7 +564,10 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
     try:
         kind = cert["kind"]
         model = cert["model"]["file"]
-        cert["query"]["region"]["lower"]
+        if kind == "vnnlib":
+            cert["query"]["cases"]
+        else:
+            cert["query"]["region"]["lower"]
         cert["claim"]
     except (KeyError, TypeError) as exc:
         raise CertificateError(f"malformed certificate: missing {exc}") from None
@@ -575,6 +578,11 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
             _lipschitz(doc, cert, mpl, check)
         except (KeyError, ValueError, ZeroDivisionError) as exc:
             raise CertificateError(f"malformed certificate: {exc}") from None
+    elif kind == "vnnlib":
+        from verinet.report_vnnlib import render_vnnlib
+
+        doc = _Doc(f"VNN-LIB certificate: {model}, {cert['query'].get('property', {}).get('file', '?')}")
+        render_vnnlib(doc, cert, mpl, check)
     else:
         doc = _Doc(f"Robustness certificate ({kind}): {model}")
         _robustness(doc, cert, mpl, check)

@@ -13,12 +13,17 @@ __all__ = ["check"]
 @click.argument("cert", metavar="CERT", type=click.Path(dir_okay=False))
 @click.option("--model", type=click.Path(dir_okay=False),
               help="The model file (default: the file named in the certificate, next to the certificate).")
+@click.option("--property", "prop", type=click.Path(dir_okay=False),
+              help="VNN-LIB certificates: the property file (default: the file named in the certificate, "
+                   "next to the certificate).")
 @click.option("--sample", type=click.IntRange(min=1),
               help="Re-verify only K leaves exactly (the largest bound plus random ones); coverage, the "
                    "witness and every recorded bound are still checked in full.", metavar="K")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the leaf sample.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
-def check(cert: str, model: str | None, sample: int | None, seed: int, as_json: bool) -> None:
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def check(cert: str, model: str | None, prop: str | None, sample: int | None, seed: int, as_json: bool,
+          quiet: bool = False) -> None:
     """Re-verify CERT with exact rational arithmetic, independently of the analysis that wrote it.
 
     Prints "valid" (exit 0) or "invalid: <first reason>" (exit 1); a missing or malformed certificate
@@ -31,10 +36,27 @@ def check(cert: str, model: str | None, sample: int | None, seed: int, as_json: 
     """
     from verinet.checker import check_certificate
 
-    result = check_certificate(cert, model, sample=sample, seed=seed)
+    result = check_certificate(cert, model, sample=sample, seed=seed, property_path=prop,
+                               progress=_progress(quiet))
     if as_json:
         emit_json(result.to_json())
     else:
         click.echo(str(result))
     if not result.valid:
         raise SystemExit(EXIT_CHECK_FAILED)
+
+
+def _progress(quiet: bool):
+    """``progress(done, total)`` printing a line on stderr at most every 2 seconds."""
+    import time
+
+    from verinet.cli._common import info
+
+    last = [time.perf_counter()]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 2.0 or done == total and total >= 100:
+            info(f"checked {done} of {total} leaves", quiet)
+            last[0] = now
+    return progress

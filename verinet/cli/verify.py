@@ -24,9 +24,12 @@ __all__ = ["verify"]
               help="Enclosures behind the proofs: sound linear back-substitution, or interval propagation.")
 @click.option("--neurons", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
               help="Also split boxes on the sign of an unstable ReLU (auto), or on coordinates only (never).")
+@click.option("--certificate", "cert_file", type=click.Path(dir_okay=False),
+              help="Also write a proof certificate here (unsat: the split tree; sat: the counterexample); "
+                   "re-verify it with `verinet check`.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_json, quiet) -> None:
+def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert_file, as_json, quiet) -> None:
     """Decide the VNN-LIB PROPERTY on MODEL: prints unsat, sat (with the counterexample), unknown or timeout.
 
     The first line is the answer; for sat the counterexample follows as ((X_0 v) ... (Y_0 v)), checked
@@ -36,6 +39,7 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_j
     Examples:
       verinet verify ACASXU_run2a_1_9_batch_2000.onnx prop_3.vnnlib
       verinet verify acas.nnet prop_4.vnnlib --timeout 30 --result out.txt
+      verinet verify acas.onnx prop_3.vnnlib --certificate prop_3.cert.json && verinet check prop_3.cert.json
     """
     from verinet.cli._query import load_model
     from verinet.errors import QueryError
@@ -53,8 +57,16 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_j
              f"margin >= {stats['margin']:.6g}", quiet)
 
     # the budget includes reading the model and the property
+    recorder = None
+    if cert_file:
+        from verinet.prooftree import SplitTreeRecorder
+
+        recorder = SplitTreeRecorder()
     res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01),
-                        bounds="ibp" if bounds == "interval" else "linear", neurons=neurons, progress=progress)
+                        bounds="ibp" if bounds == "interval" else "linear", neurons=neurons, progress=progress,
+                        recorder=recorder)
+    if cert_file:
+        _write_certificate(cert_file, res, net, prop_obj, recorder, bounds, quiet)
     text = res.to_text()
     if result_file:
         try:
@@ -68,3 +80,16 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, as_j
     info(f"{res.result} in {res.seconds:.3g} s ({res.boxes} boxes)", quiet)
     code = {Verdict.VERIFIED: EXIT_OK, Verdict.FALSIFIED: EXIT_FALSIFIED}.get(res.verdict, EXIT_UNKNOWN)
     click.get_current_context().exit(code)
+
+
+def _write_certificate(path, res, net, prop_obj, recorder, bounds: str, quiet: bool) -> None:
+    """Write the proof certificate of ``res`` (progress on stderr)."""
+    from verinet.certificate import write_certificate
+    from verinet.prooftree import vnnlib_certificate
+
+    t = time.perf_counter()
+    cert = vnnlib_certificate(res, net, prop_obj, recorder, bounds=bounds,
+                              progress=lambda k: info(f"certificate: {k} leaves written", quiet))
+    write_certificate(cert, path)
+    info(f"certificate ({cert['statistics']['leaves']} leaves) written to {path} in "
+         f"{time.perf_counter() - t:.3g} s", quiet)
