@@ -332,3 +332,35 @@ def _fraction(v) -> Fraction:
     assert v.rad() == 0
     m, e = v.man_exp()
     return Fraction(int(m)) * Fraction(2) ** int(e)
+
+
+def test_mnist_unsat_certificate_checks(tmp_path):
+    # 784 inputs, two hidden layers of 256 ReLUs: one leaf, proved by linear bounds in the search; the
+    # checker re-derives it with its own ball-arithmetic back-substitution
+    cert, path = certify(DATA / "mnistfc" / "mnist-net_256x2.onnx", DATA / "mnistfc" / "prop_2_0.03.vnnlib",
+                         tmp_path, timeout=60)
+    assert cert["claim"]["result"] == "unsat"
+    r = check_certificate(path)
+    assert r.valid, r.reason
+    bad = copy.deepcopy(cert)
+    leaf = _leaves(bad)[0]
+    leaf["lower"][300] = leaf["upper"][300]  # box shrunk to a face: the rest of the case is uncovered
+    r = check(bad, path)
+    assert not r.valid and "cover" in r.reason
+
+
+@pytest.mark.parametrize("norm", ["inf", "2"])
+def test_cli_robust_local_certificate_round_trip(norm, tmp_path):
+    shutil.copyfile(DATA / "nnet" / "fc_2-2-3.onnx", tmp_path / "fc.onnx")
+    cert = tmp_path / "local.json"
+    r = CliRunner().invoke(main, ["robust", "local", str(tmp_path / "fc.onnx"), "--center", "0.5,0.5", "--radius",
+                                  "0.1", "--norm", norm, "--certificate", str(cert), "--quiet"])
+    assert r.exit_code == 0 and r.stdout.startswith("verified"), r.output
+    doc = valid_schema(json.loads(cert.read_text()))
+    assert doc["kind"] == "local-robustness" and doc["claim"]["verdict"] == "verified"
+    assert check_certificate(cert).valid
+    bad = copy.deepcopy(doc)
+    bad["query"]["region"]["radius"] = "0.2"  # a larger ball than the partition covers
+    bad["query"]["region"]["lower"] = ["0.3", "0.3"]
+    bad["query"]["region"]["upper"] = ["0.7", "0.7"]
+    assert not check(bad, cert).valid
