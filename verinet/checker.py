@@ -407,6 +407,15 @@ def _jacobian(layers: list[_ExactLayer], pre: list[_IVec], n: int) -> list[_IVec
     return out
 
 
+def _meet(z: _IVec, lo: list[Fraction], hi: list[Fraction]) -> _IVec | None:
+    """Intersection of two enclosures of the same values (None if empty: then no value exists)."""
+    a = [max(Fraction(v, z.den), w) for v, w in zip(z.lo, lo)]
+    b = [min(Fraction(v, z.den), w) for v, w in zip(z.hi, hi)]
+    if any(x > y for x, y in zip(a, b)):
+        return None
+    return _IVec.box(a, b)
+
+
 def _mag(a: int, b: int) -> int:
     return max(abs(a), abs(b))
 
@@ -443,7 +452,7 @@ class _Quantity:
         else:
             raise CertificateError(f"malformed certificate: unknown output kind {kind!r}")
 
-    def enclosure(self, lo: list[Fraction], hi: list[Fraction], fixed: dict | None = None):
+    def enclosure(self, lo: list[Fraction], hi: list[Fraction], fixed: dict | None = None, linear=None):
         """Gradient enclosure (one _IVec) or Jacobian enclosure (list of row _IVecs) over the box, or over
         the part of it where the neurons of ``fixed`` have the given signs.
 
@@ -461,11 +470,21 @@ class _Quantity:
 
         Returns None when the part is empty: an intersection with a half-line is empty (the exact
         intervals prove the opposite strict sign), so the leaf bounds nothing.
+
+        ``linear`` (a :class:`verinet.checker_linear.ArbNetwork`): the pre-activation intervals are also
+        intersected with the checker's own linear bounds of the part (both enclose the same values).
         """
         got = _propagate(self.layers, _IVec.box(lo, hi), fixed)
         if got is None:
             return None
         pre = got[0]
+        if linear is not None:
+            extra = linear.preactivations(lo, hi, fixed or {})
+            if extra is None:
+                return None
+            pre = [_meet(z, elo, ehi) for z, (elo, ehi) in zip(pre, extra)]
+            if any(z is None for z in pre):
+                return None
         for (k, j), sign in (fixed or {}).items():
             z = pre[k]
             zl, zh = list(z.lo), list(z.hi)
@@ -750,11 +769,20 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
             raise _Invalid(f"leaf {i}: recorded bound {_show(b)} exceeds the claimed upper bound {_show(upper)}")
     first = max(range(total), key=bounds.__getitem__)
     chosen = _choose(total, sample, seed, first)
+    linear = None
+    if evidence.get("preactivation", "interval") == "linear":  # leaves enclosed with linear bounds
+        from verinet.checker_linear import ArbNetwork
+
+        linear = ArbNetwork.from_exact(layers)
+    elif evidence.get("preactivation", "interval") != "interval":
+        raise CertificateError("malformed certificate: evidence.preactivation must be 'interval' or 'linear'")
     for i in chosen:
-        G = quantity.enclosure(L[i], H[i], FX[i])
+        G = quantity.enclosure(L[i], H[i], FX[i], linear)
         if G is None:  # an empty piece: no point of the region to bound
             continue
         ok, shown, sufficient_only = quantity.upper_ok(G, bounds[i])
+        if not ok and linear is not None:  # the checker's own bounds may be coarser: halve the leaf
+            ok = _halves_ok(quantity, L[i], H[i], FX[i], linear, bounds[i])
         if not ok and sufficient_only:
             raise _Invalid(f"leaf {i}: cannot confirm l2 operator norm bound exactly ({shown}, recorded "
                            f"bound {_show(bounds[i])})")
@@ -766,6 +794,33 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+#: a leaf whose checker-side linear bounds are too coarse is split into at most this many pieces
+_MAX_PIECES = 16
+
+
+def _halves_ok(quantity: _Quantity, lo, hi, fixed, linear, bound: Fraction) -> bool:
+    """Whether bisecting the leaf's box (at most :data:`_MAX_PIECES` pieces, widest coordinate first)
+    gives pieces whose exact enclosures all satisfy ``bound``: the pieces cover the leaf, so the leaf's
+    bound holds (the Lipschitz constant over the part is the essential supremum over its pieces)."""
+    todo, pieces = [(list(lo), list(hi))], 0
+    while todo:
+        a, b = todo.pop()
+        pieces += 1
+        if pieces > _MAX_PIECES:
+            return False
+        G = quantity.enclosure(a, b, fixed, linear)
+        if G is None or quantity.upper_ok(G, bound)[0]:
+            continue
+        d = max(range(len(a)), key=lambda j: b[j] - a[j])
+        if a[d] == b[d]:
+            return False
+        mid = (a[d] + b[d]) / 2
+        left_hi, right_lo = list(b), list(a)
+        left_hi[d] = right_lo[d] = mid
+        todo += [(a, left_hi), (right_lo, b)]
+    return True
 
 
 # ============================================================================================ robustness

@@ -76,6 +76,13 @@ class ArbNetwork:
                 self.act.append(act)
                 self.alpha.append(self._q(alpha))
 
+    @classmethod
+    def from_exact(cls, layers) -> ArbNetwork:
+        """From the checker's exact layers (integer numerators ``Wn``, ``bn`` over ``den``; slope
+        ``a_num/a_den``)."""
+        return cls([([[Fraction(w, L.den) for w in row] for row in L.Wn], [Fraction(v, L.den) for v in L.bn], L.act,
+                     Fraction(L.a_num, L.a_den)) for L in layers])
+
     def _q(self, v: Fraction):
         """A ball containing the rational ``v`` (exact for dyadic values of at most PREC bits)."""
         return self.arb(self.fmpq(v.numerator, v.denominator))
@@ -164,9 +171,59 @@ class ArbNetwork:
         return out
 
     # ------------------------------------------------------------------------------------------ entry
+    def _forward(self, xl: list, xh: list, fixed: dict, n_layers: int):
+        """Pre-activation bounds ``[(lo, hi), ...]`` (exact arbs) and relaxation lines of the first
+        ``n_layers`` layers over the part, or None when the part is empty."""
+        a_lo, a_hi = [v.lower() for v in xl], [v.upper() for v in xh]
+        lines, bounds = [], []
+        for k in range(n_layers):
+            lo, hi = self._ibp(k, a_lo, a_hi)
+            kinked = self.act[k] != "identity"
+            unstable = [i for i, (l, u) in enumerate(zip(lo, hi)) if kinked and (k, i) not in fixed and l < 0 < u]
+            refine = [i for i in range(len(lo)) if (k, i) in fixed] + unstable
+            if refine and k > 0:
+                rows = self.arb_mat(2 * len(refine), len(lo))
+                for p, i in enumerate(refine):
+                    rows[2 * p, i] = 1
+                    rows[2 * p + 1, i] = -1
+                ub = self._backsub(k, rows, lines, xl, xh)
+                for p, i in enumerate(refine):  # both are enclosures: keep the tighter end
+                    u, l = ub[2 * p], -ub[2 * p + 1]
+                    if u < hi[i]:
+                        hi[i] = u
+                    if l > lo[i]:
+                        lo[i] = l
+            for (kk, i), sign in fixed.items():  # the part: z ≥ 0 (+1) or z ≤ 0 (−1)
+                if kk != k:
+                    continue
+                if sign > 0 and lo[i] < 0:
+                    lo[i] = self.arb(0)
+                if sign < 0 and hi[i] > 0:
+                    hi[i] = self.arb(0)
+                if lo[i] > hi[i]:
+                    return None
+            bounds.append((lo, hi))
+            lines.append(self._lines(k, lo, hi, fixed))
+            a_lo = [self._sigma(k, v) for v in lo]  # σ non-decreasing: ends to ends
+            a_hi = [self._sigma(k, v) for v in hi]
+        return bounds, lines, (a_lo, a_hi)
+
+    def preactivations(self, xlo: list[Fraction], xhi: list[Fraction], fixed: dict):
+        """Pre-activation bounds of every layer as ``[(lo, hi), ...]`` lists of Fractions over the part of
+        the box where the ``fixed`` neurons have their signs (clamped to them); None when it is empty.
+
+        Rigorous: each interval contains ``z_k(x)`` for every real ``x`` of the part.
+        """
+        with self.ctx.workprec(PREC):
+            got = self._forward([self._q(v) for v in xlo], [self._q(v) for v in xhi], fixed, len(self.W))
+            if got is None:
+                return None
+            return [([_fraction(v) for v in lo], [_fraction(v) for v in hi]) for lo, hi in got[0]]
+
     def output_lower(self, xlo: list[Fraction], xhi: list[Fraction], fixed: dict, atoms: list[int]):
-        """Guaranteed lower bounds (exact arbs) of the outputs ``atoms`` over the part of the box where
-        the ``fixed`` neurons ``{(layer, neuron): ±1}`` have their signs; None when the part is empty.
+        """Guaranteed lower bounds (exact arbs) of the outputs ``atoms`` of the last (identity) layer over
+        the part of the box where the ``fixed`` neurons ``{(layer, neuron): ±1}`` have their signs; None
+        when the part is empty.
 
         Rigorous: each returned value is ≤ ``z_i(x)`` for every real ``x`` of the box satisfying the sign
         constraints (exact weights; ball arithmetic encloses every rounding).
@@ -174,43 +231,23 @@ class ArbNetwork:
         with self.ctx.workprec(PREC):
             xl = [self._q(v) for v in xlo]
             xh = [self._q(v) for v in xhi]
-            a_lo, a_hi = [v.lower() for v in xl], [v.upper() for v in xh]
-            lines = []
             last = len(self.W) - 1
-            for k in range(last):
-                lo, hi = self._ibp(k, a_lo, a_hi)
-                unstable = [i for i, (l, u) in enumerate(zip(lo, hi))
-                            if self.act[k] != "identity" and (k, i) not in fixed and l < 0 < u]
-                refine = [i for i in range(len(lo)) if (k, i) in fixed] + unstable
-                if refine and k > 0:
-                    n = len(lo)
-                    rows = self.arb_mat(2 * len(refine), n)
-                    for p, i in enumerate(refine):
-                        rows[2 * p, i] = 1
-                        rows[2 * p + 1, i] = -1
-                    ub = self._backsub(k, rows, lines, xl, xh)
-                    for p, i in enumerate(refine):
-                        u, l = ub[2 * p], -ub[2 * p + 1]
-                        if u < hi[i]:
-                            hi[i] = u
-                        if l > lo[i]:
-                            lo[i] = l
-                for (kk, i), sign in fixed.items():  # the part: z ≥ 0 (+1) or z ≤ 0 (−1)
-                    if kk != k:
-                        continue
-                    if sign > 0 and lo[i] < 0:
-                        lo[i] = self.arb(0)
-                    if sign < 0 and hi[i] > 0:
-                        hi[i] = self.arb(0)
-                    if lo[i] > hi[i]:
-                        return None
-                lines.append(self._lines(k, lo, hi, fixed))
-                a_lo = [self._sigma(k, v) for v in lo]  # σ non-decreasing: ends to ends
-                a_hi = [self._sigma(k, v) for v in hi]
+            got = self._forward(xl, xh, fixed, last)
+            if got is None:
+                return None
+            _, lines, (a_lo, a_hi) = got
             lo, _ = self._ibp(last, a_lo, a_hi)
-            n = len(lo)
-            rows = self.arb_mat(len(atoms), n)
+            rows = self.arb_mat(len(atoms), len(lo))
             for p, i in enumerate(atoms):
                 rows[p, i] = -1
             ub = self._backsub(last, rows, lines, xl, xh)
             return [max(lo[i], -v) for i, v in zip(atoms, ub)]
+
+
+def _fraction(v) -> Fraction:
+    """The exact value of an exact arb (radius 0, as ``lower()``/``upper()`` return)."""
+    if v.rad() != 0:
+        raise ArithmeticError("internal: an inexact ball where an exact end was expected")
+    m, e = v.man_exp()
+    m, e = int(m), int(e)
+    return Fraction(m * 2 ** e) if e >= 0 else Fraction(m, 2 ** -e)
