@@ -37,6 +37,8 @@ __all__ = ["ArbNetwork", "flint_available"]
 
 #: working precision (bits) of the balls; any precision is sound, more only tightens
 PREC = 106
+#: passes over a part with fixed signs, each from the box shrunk by the last pass's halfspaces
+PASSES = 6
 
 
 def flint_available() -> bool:
@@ -68,6 +70,7 @@ class ArbNetwork:
         self.arb, self.arb_mat, self.fmpq = flint.arb, flint.arb_mat, flint.fmpq
         self.ctx = flint.ctx
         with self.ctx.workprec(PREC):
+            self._shrink = self.arb(7) / 8  # another pass when a width shrank by more than 1/8
             self.W, self.absW, self.b, self.act, self.alpha = [], [], [], [], []
             for W, b, act, alpha in layers:
                 self.W.append(self.arb_mat([[self._q(v) for v in row] for row in W]))
@@ -129,8 +132,12 @@ class ArbNetwork:
                 out.append((s, (t, sl, amax)))
         return out
 
-    def _backsub(self, k: int, rows, lines: list, xlo: list, xhi: list) -> list:
-        """Upper bounds (exact arbs) of ``rows · z_k`` over the part, ``rows`` an arb_mat (r × n_k)."""
+    def _backsub(self, k: int, rows, lines: list, xlo: list, xhi: list, keep: bool = False):
+        """Upper bounds (exact arbs) of ``rows · z_k`` over the part, ``rows`` an arb_mat (r × n_k).
+
+        With ``keep``, also the linear functions themselves: ``(bounds, G, c)`` with ``rows · z_k(x) ≤
+        g·x + c`` on the part for some exact ``g``, ``c`` inside the balls of row ``p`` of ``G`` and ``c``.
+        """
         G = rows * self.W[k]
         c = rows * self.b[k]
         r = G.nrows()
@@ -168,25 +175,116 @@ class ArbNetwork:
             for i, w in enumerate(xr):
                 s = s + abs(G[p, i]) * w
             out.append(s.upper())
-        return out
+        return (out, G, c) if keep else out
+
+    def _tighten(self, halfspaces: list, xl: list, xh: list) -> tuple[list, list] | None:
+        """The box shrunk by the halfspaces ``g·x + c ≥ 0`` (balls ``g``, ``c``; valid on the part), or
+        None when it becomes empty.
+
+        For coordinate ``j``: ``g_j x_j ≥ −c − Σ_{l≠j} g_l x_l ≥ R``, with ``R`` the lower end of
+        ``−c − Σ_{l≠j} M_l`` and ``M_l`` the upper end of ``max(g_l lo_l, g_l hi_l)`` (a linear term is
+        extreme at an end). Dividing by ``g_j`` (a ball of one sign) bounds ``x_j`` below (``g_j > 0``) or
+        above (``g_j < 0``); the new ends are the guaranteed ends of the ball quotient.
+        """
+        lo, hi = [v.lower() for v in xl], [v.upper() for v in xh]
+        for g, c in halfspaces:
+            M = [max((gl * a).upper(), (gl * b).upper()) for gl, a, b in zip(g, lo, hi)]
+            total = sum(M, self.arb(0))
+            for j, gj in enumerate(g):
+                if not (gj > 0 or gj < 0):
+                    continue
+                R = (-c - (total - M[j])).lower()
+                q = R / gj
+                if gj > 0 and q.lower() > lo[j]:
+                    lo[j] = q.lower()
+                elif gj < 0 and q.upper() < hi[j]:
+                    hi[j] = q.upper()
+                if lo[j] > hi[j]:
+                    return None
+        return lo, hi
+
+    def _parts(self, xl: list, xh: list, fixed: dict, n_layers: int):
+        """:meth:`_forward` on the box shrunk to the part by the halfspaces of its fixed neurons, up to
+        :data:`PASSES` times (each box contains the part, so every pass is valid), or None if empty."""
+        got = self._forward(xl, xh, fixed, n_layers)
+        for _ in range(PASSES - 1):
+            if got is None or not got[3]:
+                break
+            box = self._tighten(got[3], xl, xh)
+            if box is None:
+                return None
+            moved = any((b - a) < (h - l) * self._shrink for a, b, l, h in zip(*box, xl, xh))
+            xl, xh = box
+            got = self._forward(xl, xh, fixed, n_layers)
+            if not moved:
+                break
+        if got is not None and len(got[3]) >= 2 and self._farkas_empty(got[3], xl, xh):
+            return None
+        return None if got is None else (*got, (xl, xh))
+
+    def _farkas_empty(self, halfspaces: list, xl: list, xh: list) -> bool:
+        """True if a non-negative combination of the halfspaces ``g·x + c ≥ 0`` is negative on the whole
+        box, so that no point of the box satisfies them all (Farkas' lemma).
+
+        The weights ``λ`` are a float LP solution (scipy HiGHS: minimise ``max_box Σ λ_i (g_i·x + c_i)``
+        over the simplex), a candidate only; the proof is the ball evaluation of ``Σ λ_i c_i + Σ_j
+        max(a_j lo_j, a_j hi_j)`` with ``a = Σ λ_i g_i`` (a linear function is largest at an end of each
+        interval), whose guaranteed upper end must be < 0.
+        """
+        try:
+            import numpy as np
+            from scipy.optimize import linprog
+        except ImportError:
+            return False
+        q, n = len(halfspaces), len(xl)
+        g = np.array([[float(v.mid()) for v in gi] for gi, _ in halfspaces])
+        c = np.array([float(ci.mid()) for _, ci in halfspaces])
+        lo = np.array([float(v.mid()) for v in xl])
+        hi = np.array([float(v.mid()) for v in xh])
+        if not (np.isfinite(g).all() and np.isfinite(c).all()):
+            return False
+        # variables [λ (q), u (n)]: min c·λ + Σ u  s.t.  (gᵀλ)_j lo_j ≤ u_j, (gᵀλ)_j hi_j ≤ u_j, Σ λ = 1
+        cost = np.concatenate([c, np.ones(n)])
+        A = np.vstack([np.hstack([g.T * lo[:, None], -np.eye(n)]), np.hstack([g.T * hi[:, None], -np.eye(n)])])
+        res = linprog(cost, A_ub=A, b_ub=np.zeros(2 * n),
+                      A_eq=np.concatenate([np.ones(q), np.zeros(n)])[None, :], b_eq=[1.0],
+                      bounds=[(0, None)] * q + [(None, None)] * n, method="highs")
+        if res.status != 0 or not res.fun < 0:
+            return False
+        lam = [self.arb(float(v)) for v in np.maximum(res.x[:q], 0.0)]  # floats: exact as arbs
+        total = sum((li * ci for li, (_, ci) in zip(lam, halfspaces)), self.arb(0))
+        for j in range(n):
+            a = sum((li * gi[j] for li, (gi, _) in zip(lam, halfspaces)), self.arb(0))
+            total += max((a * xl[j]).upper(), (a * xh[j]).upper())
+        return bool(total.upper() < 0)
 
     # ------------------------------------------------------------------------------------------ entry
     def _forward(self, xl: list, xh: list, fixed: dict, n_layers: int):
         """Pre-activation bounds ``[(lo, hi), ...]`` (exact arbs) and relaxation lines of the first
         ``n_layers`` layers over the part, or None when the part is empty."""
         a_lo, a_hi = [v.lower() for v in xl], [v.upper() for v in xh]
-        lines, bounds = [], []
+        lines, bounds, halfspaces = [], [], []
         for k in range(n_layers):
             lo, hi = self._ibp(k, a_lo, a_hi)
             kinked = self.act[k] != "identity"
             unstable = [i for i, (l, u) in enumerate(zip(lo, hi)) if kinked and (k, i) not in fixed and l < 0 < u]
-            refine = [i for i in range(len(lo)) if (k, i) in fixed] + unstable
+            mine = [i for i in range(len(lo)) if (k, i) in fixed]
+            refine = mine + unstable
+            if k == 0:  # z = W x + b exactly: the sign constraint itself, s·(W x + b) ≥ 0
+                n_in = self.W[0].ncols()
+                for i in mine:
+                    s = fixed[(0, i)]
+                    halfspaces.append(([self.W[0][i, j] * s for j in range(n_in)], self.b[0][i, 0] * s))
             if refine and k > 0:
                 rows = self.arb_mat(2 * len(refine), len(lo))
                 for p, i in enumerate(refine):
                     rows[2 * p, i] = 1
                     rows[2 * p + 1, i] = -1
-                ub = self._backsub(k, rows, lines, xl, xh)
+                ub, G, c = self._backsub(k, rows, lines, xl, xh, keep=True)
+                n_in = G.ncols()
+                for p, i in enumerate(mine):  # +1: 0 ≤ z ≤ g·x + c;  −1: 0 ≥ z ≥ −(g'·x + c')
+                    q = 2 * p if fixed[(k, i)] > 0 else 2 * p + 1
+                    halfspaces.append(([G[q, j] for j in range(n_in)], c[q, 0]))
                 for p, i in enumerate(refine):  # both are enclosures: keep the tighter end
                     u, l = ub[2 * p], -ub[2 * p + 1]
                     if u < hi[i]:
@@ -206,7 +304,7 @@ class ArbNetwork:
             lines.append(self._lines(k, lo, hi, fixed))
             a_lo = [self._sigma(k, v) for v in lo]  # σ non-decreasing: ends to ends
             a_hi = [self._sigma(k, v) for v in hi]
-        return bounds, lines, (a_lo, a_hi)
+        return bounds, lines, (a_lo, a_hi), halfspaces
 
     def preactivations(self, xlo: list[Fraction], xhi: list[Fraction], fixed: dict):
         """Pre-activation bounds of every layer as ``[(lo, hi), ...]`` lists of Fractions over the part of
@@ -215,7 +313,7 @@ class ArbNetwork:
         Rigorous: each interval contains ``z_k(x)`` for every real ``x`` of the part.
         """
         with self.ctx.workprec(PREC):
-            got = self._forward([self._q(v) for v in xlo], [self._q(v) for v in xhi], fixed, len(self.W))
+            got = self._parts([self._q(v) for v in xlo], [self._q(v) for v in xhi], fixed, len(self.W))
             if got is None:
                 return None
             return [([_fraction(v) for v in lo], [_fraction(v) for v in hi]) for lo, hi in got[0]]
@@ -232,10 +330,10 @@ class ArbNetwork:
             xl = [self._q(v) for v in xlo]
             xh = [self._q(v) for v in xhi]
             last = len(self.W) - 1
-            got = self._forward(xl, xh, fixed, last)
+            got = self._parts(xl, xh, fixed, last)
             if got is None:
                 return None
-            _, lines, (a_lo, a_hi) = got
+            _, lines, (a_lo, a_hi), _, (xl, xh) = got
             lo, _ = self._ibp(last, a_lo, a_hi)
             rows = self.arb_mat(len(atoms), len(lo))
             for p, i in enumerate(atoms):

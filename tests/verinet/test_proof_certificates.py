@@ -364,3 +364,40 @@ def test_cli_robust_local_certificate_round_trip(norm, tmp_path):
     bad["query"]["region"]["lower"] = ["0.3", "0.3"]
     bad["query"]["region"]["upper"] = ["0.7", "0.7"]
     assert not check(bad, cert).valid
+
+
+# ---------------------------------------------------------------------------------------------- Lipschitz, linear
+@pytest.mark.parametrize("seed, output", [(0, 0), (1, "all")])
+def test_lipschitz_certificate_with_linear_bounds(seed, output, tmp_path):
+    from verinet.certificate import lipschitz_certificate
+    from verinet.lipschitz import lipschitz
+    from verinet.region import Region
+
+    rng = np.random.default_rng(seed)
+    sizes = [3, 12, 12, 12, 2]
+    layers = [Layer.from_floats(rng.normal(size=(b, a)) / np.sqrt(a), 0.1 * rng.normal(size=b),
+                                "identity" if k == len(sizes) - 2 else "relu")
+              for k, (a, b) in enumerate(itertools.pairwise(sizes))]
+    save_network(Network(tuple(layers)), tmp_path / "deep.json")
+    net = load_network(tmp_path / "deep.json")
+    region = Region.ball([0.1, -0.2, 0.3], "0.25", "inf")
+    res = lipschitz(net, region, output=output, bounds="linear", max_boxes=400)
+    assert res.bounds == "linear"
+    cert = valid_schema(lipschitz_certificate(res, net))
+    assert cert["evidence"]["preactivation"] == "linear"
+    write_certificate(cert, tmp_path / "c.json")
+    r = check_certificate(tmp_path / "c.json")
+    assert r.valid, r.reason
+    # the recorded bounds were computed with linear bounds: the checker's exact intervals alone would be
+    # coarser on some leaf, so the linear re-derivation is what accepts them (a bound lowered is rejected)
+    bad = copy.deepcopy(cert)  # the checker's exact interval enclosures alone do not reproduce the bounds
+    bad["evidence"]["preactivation"] = "interval"
+    r = check(bad, tmp_path / "c.json")
+    assert not r.valid and "exact bound" in r.reason
+    bad = copy.deepcopy(cert)  # every bound halved: some leaf's re-derived bound exceeds its record
+    for leaf in bad["evidence"]["leaves"]:
+        leaf["bound"] = str(Fraction(leaf["bound"]) / 2)
+    bad["claim"]["upper"] = str(Fraction(cert["claim"]["upper"]) / 2)
+    bad["claim"]["lower"] = "0"
+    r = check(bad, tmp_path / "c.json")
+    assert not r.valid and "exact bound" in r.reason
