@@ -11,9 +11,12 @@ arithmetic on the weights as written in the model file), and the *evidence* that
   the witness point of the lower bound (Zhou, Shaikh, Li & Farjudian, MSCS 2023,
   Section 5: ``max_B min_{g∈G(B)} ‖g‖ ≤ L(f, X) ≤ max_B max_{g∈G(B)} ‖g‖`` over a partition ``{B}``);
 * a robustness certificate carries the query (region and property), the verdict and generic evidence:
-  a partition whose leaves each satisfy the property, or a counterexample point.
+  a partition whose leaves each satisfy the property, or a counterexample point;
+* a ``vnnlib`` certificate (schema version 2, :mod:`verinet.prooftree`) carries the cases of a VNN-LIB
+  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample).
 
-Layout (schema version ``"1"``, JSON Schema in ``verinet/schemas/certificate.schema.json``)::
+Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
+documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::
 
     {"format": "verinet-certificate", "schema_version": "1", "kind": "lipschitz" | "local-robustness" | ...,
      "created": ISO-8601 UTC, "tool": {"name", "version"},

@@ -35,6 +35,11 @@ file) and the error types. Everything below is a small re-implementation with ``
 * **Lower bound**: the witness must lie in the region (exactly), and the smallest norm over the exact
   gradient enclosure at the point must be ≥ the claimed lower bound.
 * **Counterexamples**: the point must lie in the region and violate the property exactly.
+* **Linear bounds** (leaves marked ``evidence.preactivation = "linear"``, and ``vnnlib`` leaves that exact
+  intervals do not close): the pre-activation intervals are also intersected with the checker's own
+  linear back-substitution in ball arithmetic (:mod:`verinet.checker_linear`, python-flint ``arb``,
+  outward-rounded: not exact, but independent of the fast path). ``vnnlib`` certificates are checked by
+  :mod:`verinet.checker_vnnlib`.
 
 The result is the *first* reason a check fails; a malformed document raises
 :class:`~verinet.errors.CertificateError`.

@@ -3,8 +3,9 @@
 Part of the checker (:mod:`verinet.checker`): it shares no code with verinet's fast path
 (:mod:`verinet.linear`, ``intervals``, the backends). Arithmetic is python-flint's ``arb`` (midpoint-radius
 balls, every operation outward-rounded, Johansson, "Arb: efficient arbitrary-precision midpoint-radius
-interval arithmetic", IEEE Trans. Computers 2017), so the numbers computed enclose the exact real values
-of the same formulas; the checker only compares *guaranteed* ends of balls (``lower()``/``upper()``, exact).
+interval arithmetic", IEEE Trans. Computers 2017) at the context's precision (read, never set: 53 bits by
+default; any precision is sound), so the numbers computed enclose the exact real values of the same
+formulas; the checker only compares *guaranteed* ends of balls (``lower()``/``upper()``, exact).
 
 Mathematics (Zhang et al., CROWN, NeurIPS 2018, Thm 3.2; Singh et al., DeepPoly, POPL 2019): to bound
 ``Λ z_k`` from above over a box, with ``z_k = W_k a_{k−1} + b_k`` and ``a_j = σ(z_j)``, each activation is
@@ -35,8 +36,6 @@ from fractions import Fraction
 
 __all__ = ["ArbNetwork", "flint_available"]
 
-#: working precision (bits) of the balls; any precision is sound, more only tightens
-PREC = 106
 #: passes over a part with fixed signs, each from the box shrunk by the last pass's halfspaces
 PASSES = 6
 
@@ -69,15 +68,14 @@ class ArbNetwork:
         flint = _flint()
         self.arb, self.arb_mat, self.fmpq = flint.arb, flint.arb_mat, flint.fmpq
         self.ctx = flint.ctx
-        with self.ctx.workprec(PREC):
-            self._shrink = self.arb(7) / 8  # another pass when a width shrank by more than 1/8
-            self.W, self.absW, self.b, self.act, self.alpha = [], [], [], [], []
-            for W, b, act, alpha in layers:
-                self.W.append(self.arb_mat([[self._q(v) for v in row] for row in W]))
-                self.absW.append(self.arb_mat([[self._q(abs(v)) for v in row] for row in W]))
-                self.b.append(self.arb_mat([[self._q(v)] for v in b]))
-                self.act.append(act)
-                self.alpha.append(self._q(alpha))
+        self._shrink = self.arb(7) / 8  # another pass when a width shrank by more than 1/8
+        self.W, self.absW, self.b, self.act, self.alpha = [], [], [], [], []
+        for W, b, act, alpha in layers:
+            self.W.append(self.arb_mat([[self._q(v) for v in row] for row in W]))
+            self.absW.append(self.arb_mat([[self._q(abs(v)) for v in row] for row in W]))
+            self.b.append(self.arb_mat([[self._q(v)] for v in b]))
+            self.act.append(act)
+            self.alpha.append(self._q(alpha))
 
     @classmethod
     def from_exact(cls, layers) -> ArbNetwork:
@@ -87,7 +85,7 @@ class ArbNetwork:
                      Fraction(L.a_num, L.a_den)) for L in layers])
 
     def _q(self, v: Fraction):
-        """A ball containing the rational ``v`` (exact for dyadic values of at most PREC bits)."""
+        """A ball containing the rational ``v`` (exact for dyadic values within the context's precision)."""
         return self.arb(self.fmpq(v.numerator, v.denominator))
 
     # ------------------------------------------------------------------------------------------ pieces
@@ -312,11 +310,10 @@ class ArbNetwork:
 
         Rigorous: each interval contains ``z_k(x)`` for every real ``x`` of the part.
         """
-        with self.ctx.workprec(PREC):
-            got = self._parts([self._q(v) for v in xlo], [self._q(v) for v in xhi], fixed, len(self.W))
-            if got is None:
-                return None
-            return [([_fraction(v) for v in lo], [_fraction(v) for v in hi]) for lo, hi in got[0]]
+        got = self._parts([self._q(v) for v in xlo], [self._q(v) for v in xhi], fixed, len(self.W))
+        if got is None:
+            return None
+        return [([_fraction(v) for v in lo], [_fraction(v) for v in hi]) for lo, hi in got[0]]
 
     def output_lower(self, xlo: list[Fraction], xhi: list[Fraction], fixed: dict, atoms: list[int]):
         """Guaranteed lower bounds (exact arbs) of the outputs ``atoms`` of the last (identity) layer over
@@ -326,20 +323,19 @@ class ArbNetwork:
         Rigorous: each returned value is ≤ ``z_i(x)`` for every real ``x`` of the box satisfying the sign
         constraints (exact weights; ball arithmetic encloses every rounding).
         """
-        with self.ctx.workprec(PREC):
-            xl = [self._q(v) for v in xlo]
-            xh = [self._q(v) for v in xhi]
-            last = len(self.W) - 1
-            got = self._parts(xl, xh, fixed, last)
-            if got is None:
-                return None
-            _, lines, (a_lo, a_hi), _, (xl, xh) = got
-            lo, _ = self._ibp(last, a_lo, a_hi)
-            rows = self.arb_mat(len(atoms), len(lo))
-            for p, i in enumerate(atoms):
-                rows[p, i] = -1
-            ub = self._backsub(last, rows, lines, xl, xh)
-            return [max(lo[i], -v) for i, v in zip(atoms, ub)]
+        xl = [self._q(v) for v in xlo]
+        xh = [self._q(v) for v in xhi]
+        last = len(self.W) - 1
+        got = self._parts(xl, xh, fixed, last)
+        if got is None:
+            return None
+        _, lines, (a_lo, a_hi), _, (xl, xh) = got
+        lo, _ = self._ibp(last, a_lo, a_hi)
+        rows = self.arb_mat(len(atoms), len(lo))
+        for p, i in enumerate(atoms):
+            rows[p, i] = -1
+        ub = self._backsub(last, rows, lines, xl, xh)
+        return [max(lo[i], -v) for i, v in zip(atoms, ub)]
 
 
 def _fraction(v) -> Fraction:

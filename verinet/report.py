@@ -445,6 +445,10 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     ev_items = [(f"{count} the box from `{_vector(dom.get('lower', []))}` to "
                  f"`{_vector(dom.get('upper', []))}`, with an upper bound on the gradient norm over "
                  "each (a Clarke-gradient enclosure); the largest is U.")]
+    if ev.get("preactivation") == "linear":
+        ev_items.append("The leaves' pre-activation bounds are linear (CROWN-style) bounds; the checker "
+                        "re-derives them with its own linear bounds in ball arithmetic (python-flint arb, "
+                        "outward-rounded) intersected with exact interval propagation.")
     if isinstance(w, dict):
         ev_items.append(f"Witness of the lower bound: the point `{_vector(w.get('point', []))}` of the region, "
                         "where the gradient enclosure has norm at least L.")
