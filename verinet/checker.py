@@ -956,7 +956,7 @@ SCHEMA_VERSIONS = ("1", "2")
 
 
 def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0,
-                      property_path=None, progress=None) -> CheckResult:
+                      property_path=None, progress=None, workers: int = 1) -> CheckResult:
     """Re-verify a certificate with exact rational arithmetic, independently of the fast path.
 
     Parameters
@@ -975,6 +975,8 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         to the certificate); its SHA-256 and parsed cases must match the recorded query.
     progress : callable, optional
         ``progress(done, total)`` after each re-verified leaf (``vnnlib`` certificates).
+    workers : int
+        ``vnnlib`` certificates: re-verify the leaves in this many processes (same answer).
 
     Returns
     -------
@@ -1038,7 +1040,7 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
             from verinet.checker_vnnlib import check_vnnlib
 
             return check_vnnlib(cert, layers, network.n_inputs, sample, seed, base=base,
-                                property_path=property_path, progress=progress)
+                                property_path=property_path, progress=progress, workers=workers)
         return _check_robustness(cert, layers, network.n_inputs, sample, seed)
     except _Invalid as exc:
         total = cert.get("evidence", {}).get("leaves") if isinstance(cert.get("evidence"), dict) else None

@@ -196,8 +196,50 @@ def _make_layer(W, b) -> _ExactLayer:
     return _ExactLayer(Wn, tuple(nums[len(W) * n_in:]), den, "identity", 0, 1)
 
 
+def _leaf_failure(item) -> str | None:
+    """None if the leaf's claim is re-proved, else the reason."""
+    k, i, lo, hi, fx, linear, outside, spec, region = item
+    if outside:
+        return None if region.misses(lo, hi) else f"case {k} leaf {i} is marked outside the case box but meets it"
+    if spec.proves(lo, hi, fx, linear)[0]:
+        return None
+    return (f"case {k} leaf {i}: the checker's own bounds do not prove the unsafe set empty on this leaf "
+            f"(exact intervals, then linear bounds in balls on {MAX_PIECES} pieces)")
+
+
+def _chunk_failure(items) -> str | None:
+    for item in items:
+        why = _leaf_failure(item)
+        if why is not None:
+            return why
+    return None
+
+
+def _parallel(items: list, workers: int, progress) -> str | None:
+    """:func:`_leaf_failure` over the items in ``workers`` processes (chunks in order; the first failing
+    chunk's reason, so the answer does not depend on scheduling)."""
+    import concurrent.futures
+    import multiprocessing
+
+    size = max(1, min(256, len(items) // (4 * workers) or 1))
+    chunks = [items[a:a + size] for a in range(0, len(items), size)]
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    reasons: dict[int, str] = {}
+    done = 0
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(_chunk_failure, c): j for j, c in enumerate(chunks)}
+        for f in concurrent.futures.as_completed(futures):
+            why = f.result()
+            done += len(chunks[futures[f]])
+            if why is not None:
+                reasons[futures[f]] = why
+            if progress is not None:
+                progress(done, len(items))
+    return reasons[min(reasons)] if reasons else None
+
+
 def check_vnnlib(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, *, base: Path,
-                 property_path=None, progress=None) -> CheckResult:
+                 property_path=None, progress=None, workers: int = 1) -> CheckResult:
     """Check a ``vnnlib`` certificate (see the module docstring). Raises _Invalid on the first failure."""
     m = len(layers[-1].bn)
     raw = _get(cert, "query.cases", list)
@@ -243,20 +285,18 @@ def check_vnnlib(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, *,
     if total == 0:
         return CheckResult(True, "valid")
     chosen = _choose(total, sample, seed, 0)
-    pieces = 0
-    for done, w in enumerate(chosen, 1):
-        k, i, lo, hi, fx, linear, outside, spec, region = work[w]
-        if outside:
-            if not region.misses(lo, hi):
-                raise _Invalid(f"case {k} leaf {i} is marked outside the case box but meets it")
-            continue
-        ok, used = spec.proves(lo, hi, fx, linear)
-        pieces += used
-        if not ok:
-            raise _Invalid(f"case {k} leaf {i}: the checker's own bounds do not prove the unsafe set empty "
-                           f"on this leaf (exact intervals, then linear bounds in balls on {MAX_PIECES} pieces)")
-        if progress is not None:
-            progress(done, len(chosen))
+    if workers > 1 and len(chosen) > 1:
+        why = _parallel([work[w] for w in chosen], workers, progress)
+    else:
+        why = None
+        for done, w in enumerate(chosen, 1):
+            why = _leaf_failure(work[w])
+            if why is not None:
+                break
+            if progress is not None:
+                progress(done, len(chosen))
+    if why is not None:
+        raise _Invalid(why)
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)

@@ -401,3 +401,26 @@ def test_lipschitz_certificate_with_linear_bounds(seed, output, tmp_path):
     bad["claim"]["lower"] = "0"
     r = check(bad, tmp_path / "c.json")
     assert not r.valid and "exact bound" in r.reason
+
+
+def test_parallel_check_gives_the_same_answers(acas, tmp_path):
+    cert, path = acas
+    one, two = check_certificate(path), check_certificate(path, workers=2)
+    assert one.valid and two.valid and one.checked_leaves == two.checked_leaves
+    r = CliRunner().invoke(main, ["check", str(path), "--workers", "2", "--quiet"])
+    assert r.exit_code == 0 and r.stdout.strip() == "valid"
+    # a larger unsafe set (every atom relaxed by 1000): the same first failing leaf either way
+    text = (path.parent / "prop_3.vnnlib").read_text()
+    for j in range(1, 5):
+        text = text.replace(f"(<= Y_0 Y_{j})", f"(<= Y_0 (+ Y_{j} 1000))")
+    prop2 = tmp_path / "prop_3.vnnlib"
+    prop2.write_text(text)
+    import hashlib
+
+    bad = copy.deepcopy(cert)
+    bad["query"]["property"]["sha256"] = hashlib.sha256(prop2.read_bytes()).hexdigest()
+    bad["query"]["cases"][0]["unsafe"] = [[{"coef": [str(c) for c in a.coef], "rhs": str(a.rhs), "strict": a.strict}
+                                           for a in conj] for conj in parse_vnnlib(prop2).cases[0].unsafe]
+    a = check(bad, path, property_path=prop2, sample=3)
+    b = check(bad, path, property_path=prop2, sample=3, workers=2)
+    assert not a.valid and a.reason == b.reason

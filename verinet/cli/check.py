@@ -21,9 +21,11 @@ __all__ = ["check"]
                    "witness and every recorded bound are still checked in full.", metavar="K")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the leaf sample.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="VNN-LIB certificates: re-verify the leaves in this many processes.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def check(cert: str, model: str | None, prop: str | None, sample: int | None, seed: int, as_json: bool,
-          quiet: bool = False) -> None:
+          workers: int = 1, quiet: bool = False) -> None:
     """Re-verify CERT with exact rational arithmetic, independently of the analysis that wrote it.
 
     Prints "valid" (exit 0) or "invalid: <first reason>" (exit 1); a missing or malformed certificate
@@ -37,7 +39,7 @@ def check(cert: str, model: str | None, prop: str | None, sample: int | None, se
     from verinet.checker import check_certificate
 
     result = check_certificate(cert, model, sample=sample, seed=seed, property_path=prop,
-                               progress=_progress(quiet))
+                               progress=_progress(quiet), workers=workers)
     if as_json:
         emit_json(result.to_json())
     else:
