@@ -11,9 +11,12 @@ arithmetic on the weights as written in the model file), and the *evidence* that
   the witness point of the lower bound (Zhou, Shaikh, Li & Farjudian, MSCS 2023,
   Section 5: ``max_B min_{g∈G(B)} ‖g‖ ≤ L(f, X) ≤ max_B max_{g∈G(B)} ‖g‖`` over a partition ``{B}``);
 * a robustness certificate carries the query (region and property), the verdict and generic evidence:
-  a partition whose leaves each satisfy the property, or a counterexample point.
+  a partition whose leaves each satisfy the property, or a counterexample point;
+* a ``vnnlib`` certificate (schema version 2, :mod:`verinet.prooftree`) carries the cases of a VNN-LIB
+  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample).
 
-Layout (schema version ``"1"``, JSON Schema in ``verinet/schemas/certificate.schema.json``)::
+Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
+documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::
 
     {"format": "verinet-certificate", "schema_version": "1", "kind": "lipschitz" | "local-robustness" | ...,
      "created": ISO-8601 UTC, "tool": {"name", "version"},
@@ -60,7 +63,7 @@ __all__ = [
 ]
 
 FORMAT = "verinet-certificate"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SEMANTICS = "exact real arithmetic on the weights as written in the model file"
 #: verdicts a robustness certificate may carry (an unconfirmed counterexample is not a certificate)
 VERDICTS = ("verified", "falsified", "unknown", "timeout")
@@ -196,11 +199,8 @@ def _require_rigorous(result) -> None:
         )
     if getattr(result, "approximate", False):
         raise CertificateError("refusing to certify an approximate (non-rigorous) result")
-    if getattr(result, "bounds", "interval") != "interval":
-        raise CertificateError(
-            "certificates need a run with bounds='interval' (--bounds interval): the independent checker "
-            "re-derives interval enclosures, which linear-bound leaves may not satisfy"
-        )
+    if getattr(result, "bounds", "interval") not in ("interval", "linear"):
+        raise CertificateError(f"unknown pre-activation bounds {result.bounds!r}: not a rigorous result")
     if getattr(result, "jacobian", "interval") != "interval":
         raise CertificateError(
             "certificates need a run with jacobian='interval' (--jacobian interval): the independent checker "
@@ -320,6 +320,9 @@ def lipschitz_certificate(result, network) -> dict:
                 "lower": lower_s,
             },
             "input_gradient": _input_gradient(result, network, lo0, hi0, output),
+            # how the leaves' pre-activation bounds were obtained: the checker re-derives them the same
+            # way with its own code ("linear": back-substitution in ball arithmetic, python-flint arb)
+            "preactivation": getattr(result, "bounds", "interval"),
         },
         history=_thin_history(result.history),
     )

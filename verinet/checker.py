@@ -42,6 +42,11 @@ file), the parser of exact number literals (``verinet.exactfmt.parse_exact``) an
 * **Lower bound**: the witness must lie in the region (exactly), and the smallest norm over the exact
   gradient enclosure at the point must be ≥ the claimed lower bound.
 * **Counterexamples**: the point must lie in the region and violate the property exactly.
+* **Linear bounds** (leaves marked ``evidence.preactivation = "linear"``, and ``vnnlib`` leaves that exact
+  intervals do not close): the pre-activation intervals are also intersected with the checker's own
+  linear back-substitution in ball arithmetic (:mod:`verinet.checker_linear`, python-flint ``arb``,
+  outward-rounded: not exact, but independent of the fast path). ``vnnlib`` certificates are checked by
+  :mod:`verinet.checker_vnnlib`.
 
 The result is the *first* reason a check fails; a malformed document raises
 :class:`~verinet.errors.CertificateError`.
@@ -417,6 +422,15 @@ def _jacobian(layers: list[_ExactLayer], pre: list[_IVec], n: int) -> list[_IVec
     return out
 
 
+def _meet(z: _IVec, lo: list[Fraction], hi: list[Fraction]) -> _IVec | None:
+    """Intersection of two enclosures of the same values (None if empty: then no value exists)."""
+    a = [max(Fraction(v, z.den), w) for v, w in zip(z.lo, lo)]
+    b = [min(Fraction(v, z.den), w) for v, w in zip(z.hi, hi)]
+    if any(x > y for x, y in zip(a, b)):
+        return None
+    return _IVec.box(a, b)
+
+
 def _mag(a: int, b: int) -> int:
     return max(abs(a), abs(b))
 
@@ -453,7 +467,7 @@ class _Quantity:
         else:
             raise CertificateError(f"malformed certificate: unknown output kind {kind!r}")
 
-    def enclosure(self, lo: list[Fraction], hi: list[Fraction], fixed: dict | None = None):
+    def enclosure(self, lo: list[Fraction], hi: list[Fraction], fixed: dict | None = None, linear=None):
         """Gradient enclosure (one _IVec) or Jacobian enclosure (list of row _IVecs) over the box, or over
         the part of it where the neurons of ``fixed`` have the given signs.
 
@@ -471,11 +485,21 @@ class _Quantity:
 
         Returns None when the part is empty: an intersection with a half-line is empty (the exact
         intervals prove the opposite strict sign), so the leaf bounds nothing.
+
+        ``linear`` (a :class:`verinet.checker_linear.ArbNetwork`): the pre-activation intervals are also
+        intersected with the checker's own linear bounds of the part (both enclose the same values).
         """
         got = _propagate(self.layers, _IVec.box(lo, hi), fixed)
         if got is None:
             return None
         pre = got[0]
+        if linear is not None:
+            extra = linear.preactivations(lo, hi, fixed or {})
+            if extra is None:
+                return None
+            pre = [_meet(z, elo, ehi) for z, (elo, ehi) in zip(pre, extra)]
+            if any(z is None for z in pre):
+                return None
         for (k, j), sign in (fixed or {}).items():
             z = pre[k]
             zl, zh = list(z.lo), list(z.hi)
@@ -872,16 +896,25 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     first = max(range(total), key=bounds.__getitem__)
     chosen = _choose(total, sample, seed, first)
     free = [a < b for a, b in zip(region.lower, region.upper)]
+    linear = None
+    if evidence.get("preactivation", "interval") == "linear":  # leaves enclosed with linear bounds
+        from verinet.checker_linear import ArbNetwork
+
+        linear = ArbNetwork.from_exact(layers)
+    elif evidence.get("preactivation", "interval") != "interval":
+        raise CertificateError("malformed certificate: evidence.preactivation must be 'interval' or 'linear'")
     for i in chosen:
         if leaves[i].get("null") is not None:
             why = _null_failure(layers, L[i], H[i], FX[i], leaves[i]["null"], free, i)
             if why is not None:
                 raise _Invalid(why)
             continue  # a null set bounds nothing
-        G = quantity.enclosure(L[i], H[i], FX[i])
+        G = quantity.enclosure(L[i], H[i], FX[i], linear)
         if G is None:  # an empty piece: no point of the region to bound
             continue
         ok, shown, sufficient_only = quantity.upper_ok(G, bounds[i])
+        if not ok and linear is not None:  # the checker's own bounds may be coarser: halve the leaf
+            ok = _halves_ok(quantity, L[i], H[i], FX[i], linear, bounds[i])
         if not ok and sufficient_only:
             raise _Invalid(f"leaf {i}: cannot confirm l2 operator norm bound exactly ({shown}, recorded "
                            f"bound {_show(bounds[i])})")
@@ -893,6 +926,33 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+#: a leaf whose checker-side linear bounds are too coarse is split into at most this many pieces
+_MAX_PIECES = 16
+
+
+def _halves_ok(quantity: _Quantity, lo, hi, fixed, linear, bound: Fraction) -> bool:
+    """Whether bisecting the leaf's box (at most :data:`_MAX_PIECES` pieces, widest coordinate first)
+    gives pieces whose exact enclosures all satisfy ``bound``: the pieces cover the leaf, so the leaf's
+    bound holds (the Lipschitz constant over the part is the essential supremum over its pieces)."""
+    todo, pieces = [(list(lo), list(hi))], 0
+    while todo:
+        a, b = todo.pop()
+        pieces += 1
+        if pieces > _MAX_PIECES:
+            return False
+        G = quantity.enclosure(a, b, fixed, linear)
+        if G is None or quantity.upper_ok(G, bound)[0]:
+            continue
+        d = max(range(len(a)), key=lambda j: b[j] - a[j])
+        if a[d] == b[d]:
+            return False
+        mid = (a[d] + b[d]) / 2
+        left_hi, right_lo = list(b), list(a)
+        left_hi[d] = right_lo[d] = mid
+        todo += [(a, left_hi), (right_lo, b)]
+    return True
 
 
 # ============================================================================================ robustness
@@ -1028,7 +1088,12 @@ def _resolve_model(cert: dict, model_path, base: Path) -> Path:
                            "give the model path with --model")
 
 
-def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0) -> CheckResult:
+#: schema versions this checker reads ("2" adds the ``vnnlib`` kind; version-1 documents check unchanged)
+SCHEMA_VERSIONS = ("1", "2")
+
+
+def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0,
+                      property_path=None, progress=None, workers: int = 1) -> CheckResult:
     """Re-verify a certificate with exact rational arithmetic, independently of the fast path.
 
     Parameters
@@ -1042,6 +1107,13 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         Re-verify only this many leaves exactly: the one with the largest recorded bound plus random
         others (``seed``). Coverage, the witness and every recorded bound are still checked in full. The
         result then says ``valid (sampled k of N leaves)``: that is evidence, not a proof.
+    property_path : path, optional
+        ``vnnlib`` certificates: the VNN-LIB file (default: the certificate's ``query.property.file`` next
+        to the certificate); its SHA-256 and parsed cases must match the recorded query.
+    progress : callable, optional
+        ``progress(done, total)`` after each re-verified leaf (``vnnlib`` certificates).
+    workers : int
+        ``vnnlib`` certificates: re-verify the leaves in this many processes (same answer).
 
     Returns
     -------
@@ -1071,8 +1143,9 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
     if cert.get("format") != "verinet-certificate":
         raise CertificateError("not a verinet certificate (expected \"format\": \"verinet-certificate\")")
     version = cert.get("schema_version")
-    if version != "1":
-        raise CertificateError(f"unsupported certificate schema version {version!r} (this checker reads '1')")
+    if version not in SCHEMA_VERSIONS:
+        raise CertificateError(f"unsupported certificate schema version {version!r} "
+                               f"(this checker reads {', '.join(repr(v) for v in SCHEMA_VERSIONS)})")
     kind = _get(cert, "kind", str)
     expected_sha = _get(cert, "model.sha256", str).lower()
 
@@ -1100,6 +1173,11 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         layers = _exact_layers(network)
         if kind == "lipschitz":
             return _check_lipschitz(cert, layers, network.n_inputs, sample, seed)
+        if kind == "vnnlib":
+            from verinet.checker_vnnlib import check_vnnlib
+
+            return check_vnnlib(cert, layers, network.n_inputs, sample, seed, base=base,
+                                property_path=property_path, progress=progress, workers=workers)
         return _check_robustness(cert, layers, network.n_inputs, sample, seed)
     except _Invalid as exc:
         total = cert.get("evidence", {}).get("leaves") if isinstance(cert.get("evidence"), dict) else None

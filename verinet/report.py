@@ -457,6 +457,10 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     ev_items = [(f"{count} the box from `{_vector(dom.get('lower', []))}` to "
                  f"`{_vector(dom.get('upper', []))}`, with an upper bound on the gradient norm over "
                  "each (a Clarke-gradient enclosure); the largest is U.")]
+    if ev.get("preactivation") == "linear":
+        ev_items.append("The leaves' pre-activation bounds are linear (CROWN-style) bounds; the checker "
+                        "re-derives them with its own linear bounds in ball arithmetic (python-flint arb, "
+                        "outward-rounded) intersected with exact interval propagation.")
     if isinstance(w, dict):
         ev_items.append(f"Witness of the lower bound: the point `{_vector(w.get('point', []))}` of the region, "
                         "where the gradient enclosure has norm at least L.")
@@ -598,7 +602,10 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
     try:
         kind = cert["kind"]
         model = cert["model"]["file"]
-        cert["query"]["region"]["lower"]
+        if kind == "vnnlib":
+            cert["query"]["cases"]
+        else:
+            cert["query"]["region"]["lower"]
         cert["claim"]
     except (KeyError, TypeError) as exc:
         raise CertificateError(f"malformed certificate: missing {exc}") from None
@@ -607,6 +614,11 @@ def render_report(cert, fmt: str = "md", *, check=None, plot_dir=None, plot_pref
         if kind == "lipschitz":
             doc = _Doc(f"Lipschitz certificate: {model}")
             _lipschitz(doc, cert, mpl, check)
+        elif kind == "vnnlib":
+            from verinet.report_vnnlib import render_vnnlib
+
+            doc = _Doc(f"VNN-LIB certificate: {model}, {cert['query'].get('property', {}).get('file', '?')}")
+            render_vnnlib(doc, cert, mpl, check)
         else:
             doc = _Doc(f"Robustness certificate ({kind}): {model}")
             _robustness(doc, cert, mpl, check)

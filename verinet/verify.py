@@ -523,6 +523,7 @@ def search_spec(
     split: str = "multi4",
     neurons: str = "auto",
     progress: Callable[[dict], None] | None = None,
+    recorder=None,
 ) -> SearchOutcome:
     """Decide whether some point of the region ``geom`` has an unsafe output (attack + splitting).
 
@@ -545,6 +546,10 @@ def search_spec(
     whenever one is unstable needs more time than input splitting on ACAS Xu and on a 32-input network:
     without optimised multipliers for the split constraints, as in β-CROWN, a sign split tightens the
     bounds of the unsafe margin less than a bisection.)
+
+    ``recorder`` (optional, e.g. :class:`verinet.prooftree.CaseRecorder`) receives the split tree's
+    closed leaves (``start(lo, hi, kinked, method)``, ``closed(L, H, F)``, ``outside(L, H, F)``): the
+    evidence of a proof certificate.
 
     Rigorous: ``"proved"`` means every point of the region (of the outer float box, minus boxes
     proved disjoint from the region) has a safe output; ``margin`` is a lower bound of the score over
@@ -579,6 +584,8 @@ def search_spec(
     # high-dimensional inputs (optimised slopes): bisecting one of hundreds of coordinates barely
     # tightens anything, so boxes are split on neurons whenever one is unstable
     neuron_limit = NEURON_SPLIT_UNSTABLE if enclose.slopes is None else enclose.n_kinked
+    if recorder is not None:
+        recorder.start(geom.lo, geom.hi, enclose.kinked, "linear" if enclose.linear else "interval")
 
     def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None, P=None):
         """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
@@ -621,6 +628,8 @@ def search_spec(
     def add(L, H, F, P=None):
         nonlocal boxes, closed_min
         keep = geom.keep(L, H)
+        if recorder is not None and not keep.all():
+            recorder.outside(L[~keep], H[~keep], None if F is None else F[~keep])
         L, H = L[keep], H[keep]
         F = F[keep] if F is not None else None
         if P is not None:
@@ -629,6 +638,8 @@ def search_spec(
             return None
         closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F, P)
         own = enclose.last if enclose.slopes is not None else None
+        if recorder is not None and closed.any():
+            recorder.closed(L[closed], H[closed], None if F is None else F[closed])
         boxes += len(L)
         if closed.any():
             closed_min = min(closed_min, float(margin[closed].min()))
@@ -840,6 +851,7 @@ def verify_vnnlib(
     bounds: str = "auto",
     neurons: str = "auto",
     progress: Callable[[dict], None] | None = None,
+    recorder=None,
 ) -> VerifyResult:
     """Decide a VNN-LIB property: ``unsat`` (proved), ``sat`` (confirmed counterexample) or neither.
 
@@ -861,6 +873,9 @@ def verify_vnnlib(
         together with neuron splitting), or plain interval bound propagation.
     neurons : {"auto", "never"}
         Whether boxes may also be split on the sign of an unstable ReLU (see :func:`search_spec`).
+    recorder : verinet.prooftree.SplitTreeRecorder, optional
+        Collects the split tree of each case (the evidence of a proof certificate,
+        :func:`verinet.prooftree.vnnlib_certificate`).
 
     Returns
     -------
@@ -909,7 +924,8 @@ def verify_vnnlib(
         share = (deadline - now) / (len(cases) - k)
         out = search_spec(spec, geom, confirm, deadline=min(deadline, now + share), max_boxes=max_boxes,
                           batch=batch, seed=seed + 1000 + k, attack_seconds=min(3.0, 0.1 * share),
-                          bounds=bounds, neurons=neurons, progress=progress)
+                          bounds=bounds, neurons=neurons, progress=progress,
+                          recorder=None if recorder is None else recorder.case(k))
         total_boxes += out.boxes
         if out.status == "falsified":
             return finish(Verdict.FALSIFIED, *out.counterexample)

@@ -74,7 +74,7 @@ def test_schema_is_valid_draft_2020_12():
 def test_seed_certificate_content(name, tmp_path):
     path, net, result = seed_run(name, tmp_path)
     cert = valid_schema(lipschitz_certificate(result, net))
-    assert cert["format"] == "verinet-certificate" and cert["schema_version"] == "1"
+    assert cert["format"] == "verinet-certificate" and cert["schema_version"] == "2"
     assert cert["kind"] == "lipschitz"
     assert cert["tool"] == {"name": "verinet", "version": __version__}
     assert cert["model"]["file"] == name

@@ -341,10 +341,10 @@ def test_large_certificate_check_announces_itself(cert_dir, tmp_path):
 
 
 # ---------------------------------------------------------------- 10. certificate changes the bounds: said
-def test_certificate_switch_to_interval_bounds_is_announced(tmp_path):
+def test_certificate_switch_to_interval_gradients_is_announced(tmp_path):
     r = _run("lipschitz", SEED / "random01.json", "--center", "0.1,0.2", "--radius", "0.01", "--workers", "1",
-             "--certificate", tmp_path / "c.json")
-    assert r.exit_code == 0 and "interval bounds" in r.stderr
+             "--bounds", "linear", "--jacobian", "linear", "--certificate", tmp_path / "c.json")
+    assert r.exit_code == 0 and "using --jacobian interval" in r.stderr
 
 
 # ---------------------------------------------------------------- 11. a constant region

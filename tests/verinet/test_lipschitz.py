@@ -637,16 +637,23 @@ def test_linear_bounds_contain_and_converge_to_exact_constant(seed):
         assert r.status is Status.CONVERGED, (b, r.status, r.gap)
 
 
-def test_certificate_refuses_linear_bound_leaves():
+def test_certificate_of_linear_bound_leaves_checks(tmp_path):
+    # leaves enclosed with linear bounds are certified as such; the checker re-derives them with its own
+    # linear bounds (tests/verinet/test_proof_certificates.py covers tampering)
+    pytest.importorskip("flint")
     from verinet.certificate import lipschitz_certificate
-    from verinet.errors import CertificateError
+    from verinet.checker import check_certificate
+    from verinet.loaders import load_network, save_network
     from verinet.region import Region
 
     spec = random_spec(np.random.default_rng(1), 2, [8, 8])
-    net = network_from_spec(spec)
-    r = lipschitz(net, Region.box(["-0.25", "-0.25"], ["0.25", "0.25"]), bounds="linear", tol=1e-6)
-    with pytest.raises(CertificateError, match="bounds='interval'"):
-        lipschitz_certificate(r, net)
+    save_network(network_from_spec(spec), tmp_path / "net.json")
+    net = load_network(tmp_path / "net.json")
+    r = lipschitz(net, Region.box(["-0.25", "-0.25"], ["0.25", "0.25"]), bounds="linear", jacobian="interval",
+                  tol=1e-6)
+    cert = lipschitz_certificate(r, net)
+    assert cert["evidence"]["preactivation"] == "linear"
+    assert check_certificate(cert, tmp_path / "net.json").valid
 
 
 def test_unknown_bounds_method_is_a_clear_error():

@@ -114,11 +114,6 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     network = load_network(model)
     region = resolve_region(network, center, radius, box, domain, norm)
     out = _parse_output(output, coef)
-    if certificate and bounds == "auto":
-        # leaves of a certificate must be re-derivable by the exact (interval) checker
-        bounds = "interval"
-        info("note: --certificate uses interval bounds (--bounds interval), which the exact checker "
-             "re-derives; without --certificate the default bounds may give a tighter result", quiet)
     if certificate and jacobian != "interval":
         # the checker re-derives interval chain rules only: keep the bound it can check
         if jacobian == "linear":

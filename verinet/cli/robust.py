@@ -121,10 +121,13 @@ def robust() -> None:
 @_time_opt(30.0)
 @click.option("--max-boxes", type=int, default=1_000_000, show_default=True, help="Budget of boxes.")
 @_COORD
+@click.option("--certificate", "cert_file", type=click.Path(dir_okay=False),
+              help="Also write a certificate here (verified: a partition each of whose boxes proves the "
+                   "property by interval bounds; falsified: the counterexample); check it with `verinet check`.")
 @_JSON
 @_QUIET
-def local(model, center, radius, norm, epsilon, output, label, time_limit, max_boxes, coordinates, as_json,
-          quiet) -> None:
+def local(model, center, radius, norm, epsilon, output, label, time_limit, max_boxes, coordinates, cert_file,
+          as_json, quiet) -> None:
     """Is MODEL robust on the ball ||x - center|| <= radius?
 
     \b
@@ -152,7 +155,17 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
     if r.note:
         lines.append(f"  note: {r.note}")
     lines.append(f"  {r.boxes} boxes, {r.seconds:.3g} s")
+    if cert_file:
+        _local_certificate(cert_file, r, net, quiet)
     _finish(r.verdict, r.to_json(), lines, as_json)
+
+
+def _local_certificate(path, r, net, quiet: bool) -> None:
+    """Write the certificate of a local robustness result (one error line if it cannot be built)."""
+    from verinet.certificate import local_robustness_certificate, write_certificate
+
+    write_certificate(local_robustness_certificate(r, net), path)
+    info(f"certificate written to {path}", quiet)
 
 
 @robust.command("radius")
