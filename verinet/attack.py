@@ -21,27 +21,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from verinet.network import _approx_activation, _approx_derivative
+from verinet.network import approx_value_and_grad
 
 __all__ = ["pgd_attack"]
 
 #: relative push past the boundary ``z_i ≤ 0`` that the loss asks for
 _PUSH = 1e-7
-
-
-def _forward_backward(network, X: np.ndarray, coef_fn: Callable[[np.ndarray], np.ndarray]):
-    """Float outputs ``Z`` (B, m) and the gradient (B, n) of ``Σ_j coef[b, j] Z[b, j]`` with ``coef = coef_fn(Z)``."""
-    a = X
-    pre = []
-    with np.errstate(over="ignore", invalid="ignore"):
-        for L in network.layers:
-            z = a @ L.weight_mid.T + L.bias_mid
-            pre.append(z)
-            a = _approx_activation(L, z)
-        g = coef_fn(a)
-        for L, z in zip(reversed(network.layers), reversed(pre)):
-            g = (g * _approx_derivative(L, z)) @ L.weight_mid
-    return a, g
 
 
 def pgd_attack(spec, geom, confirm: Callable[[np.ndarray], object], *, deadline: float,
@@ -117,7 +102,7 @@ def pgd_attack(spec, geom, confirm: Callable[[np.ndarray], object], *, deadline:
     for t in range(steps + 1):
         if time.perf_counter() > deadline:
             return None
-        Z, G = _forward_backward(net, X, coef)
+        Z, G = approx_value_and_grad(net, X, coef)
         found = candidates(Z, X)
         if found is not None:
             return found

@@ -382,3 +382,28 @@ def _approx_derivative(L: Layer, z: np.ndarray) -> np.ndarray:
     if a is Activation.TANH:
         return 1.0 - np.tanh(z) ** 2
     return np.ones_like(z)
+
+
+def approx_value_and_grad(network: "Network", X: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+    """Non-rigorous float64 outputs ``f(X)`` (B, m) and gradients of ``Σ_j coef[b, j] f_j`` at ``X[b]`` (B, n).
+
+    ``rows`` gives ``coef``: an int array (B,) of output indices (one-hot rows), a float array (B, m), or a
+    callable mapping the outputs ``f(X)`` to such a float array (coefficients chosen after the forward pass).
+    For search heuristics only (one subgradient is picked at kinks).
+    """
+    a = np.asarray(X, dtype=np.float64)
+    pre = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for L in network.layers:
+            z = a @ L.weight_mid.T + L.bias_mid
+            pre.append(z)
+            a = _approx_activation(L, z)
+        rows = rows(a) if callable(rows) else np.asarray(rows)
+        if rows.ndim == 1:
+            g = np.zeros(a.shape)
+            g[np.arange(len(rows)), rows] = 1.0
+        else:
+            g = np.array(rows, dtype=np.float64)
+        for L, z in zip(reversed(network.layers), reversed(pre)):
+            g = (g * _approx_derivative(L, z)) @ L.weight_mid  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
+    return a, g

@@ -47,7 +47,7 @@ from verinet.backends import make_backend
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
 from verinet.linear import linear_propagate, linear_propagate_fixed
-from verinet.network import Activation, Layer, Network, _approx_activation, _approx_derivative
+from verinet.network import Activation, Layer, Network, approx_value_and_grad
 from verinet.norms import sum_down
 from verinet.propagation import kinked_layout, output_bounds, per_layer_signs, propagate, propagate_fixed
 from verinet.vnnlib import VnnlibProperty, format_counterexample
@@ -71,34 +71,6 @@ class Verdict(enum.Enum):
     FALSIFIED = "falsified"
     UNKNOWN = "unknown"
     TIMEOUT = "timeout"
-
-
-# --------------------------------------------------------------------------------------------------
-# approximate evaluation (search heuristics only)
-
-
-def approx_value_and_grad(network: Network, X: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
-    """Non-rigorous float64 outputs ``f(X)`` (B, m) and gradients of ``f_{rows[b]}`` at ``X[b]`` (B, n).
-
-    ``rows`` is an int array (B,) of output indices, or a float array (B, m) of output coefficients.
-    For search heuristics only (one subgradient is picked at kinks).
-    """
-    a = np.asarray(X, dtype=np.float64)
-    pre = []
-    with np.errstate(over="ignore", invalid="ignore"):
-        for L in network.layers:
-            z = a @ L.weight_mid.T + L.bias_mid
-            pre.append(z)
-            a = _approx_activation(L, z)
-        rows = np.asarray(rows)
-        if rows.ndim == 1:
-            g = np.zeros(a.shape)
-            g[np.arange(len(rows)), rows] = 1.0
-        else:
-            g = np.array(rows, dtype=np.float64)
-        for L, z in zip(reversed(network.layers), reversed(pre)):
-            g = (g * _approx_derivative(L, z)) @ L.weight_mid  # (B, n_out) @ (n_out, n_in) -> (B, n_in)
-    return a, g
 
 
 # --------------------------------------------------------------------------------------------------
