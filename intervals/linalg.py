@@ -171,10 +171,6 @@ class PointMatrix:
             _kernels.careful_matvec_t(self.WT, xl[b], xh[b], lo[b], hi[b])
         return IntervalArray._unsafe(lo.reshape(lead + (self.m,)), hi.reshape(lead + (self.m,)))
 
-    def approx_matvec(self, x: np.ndarray) -> np.ndarray:
-        """Non-rigorous ``W x`` in round-to-nearest (for heuristics and baselines)."""
-        return np.asarray(x) @ self.WT
-
 
 class IntervalMatrix:
     """An interval matrix ``[Wlo, Whi]`` prepared for sound products with boxes.
