@@ -41,10 +41,7 @@ about 96% of the time and two workers on two cores come close to 2×.
 from __future__ import annotations
 
 import collections
-import ctypes
-import glob
 import hashlib
-import importlib.util
 import logging
 import os
 import pickle
@@ -109,56 +106,15 @@ def _merge(parts: list[tuple]) -> tuple:
 # BLAS threads
 
 
-def _openblas_setters() -> list[tuple[Callable[[], int], Callable[[int], None]]]:
-    """(get, set) thread-count functions of the OpenBLAS libraries bundled with numpy and scipy."""
-    found = []
-    for pkg in ("numpy", "scipy"):
-        spec = importlib.util.find_spec(pkg)
-        if spec is None or spec.origin is None:
-            continue
-        libdir = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), pkg + ".libs")
-        for path in glob.glob(os.path.join(libdir, "*openblas*")):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for stem, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"),
-                                 ("openblas", "")):
-                get = getattr(lib, f"{stem}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{stem}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-                    found.append((get, put))
-                    break
-    return found
-
-
 def limit_blas_threads(n: int) -> Callable[[], None]:
-    """Limit this process's BLAS thread pools to ``n`` threads; returns a function that restores them.
+    """Limit this process's BLAS/OpenMP thread pools to ``n`` threads; returns a function that restores them.
 
-    Uses ``threadpoolctl`` when it is installed, else the OpenBLAS libraries that numpy and scipy bundle.
-    Not rigorous-relevant: thread counts change speed, never the bounds.
+    Uses ``threadpoolctl`` (imported here, at the first parallel run, not at start-up). Not
+    rigor-relevant: thread counts change speed, never the bounds.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        return threadpool_limits(limits=n).restore_original_limits
-    try:
-        setters = _openblas_setters()
-    except Exception:  # a best effort: an unusual installation only costs speed
-        log.debug("could not find the OpenBLAS thread setters", exc_info=True)
-        return lambda: None
-    before = [(put, get()) for get, put in setters]
-    for _, put in setters:
-        put(n)
+    from threadpoolctl import threadpool_limits
 
-    def restore() -> None:
-        for put, old in before:
-            put(old)
-
-    return restore
+    return threadpool_limits(limits=n).restore_original_limits
 
 
 # --------------------------------------------------------------------------------------------------------
