@@ -69,8 +69,8 @@ def case(n: int, repeats: int, rng) -> list[tuple]:
     lo = [Fraction(v) for v in xf.tolist()]
     hi = [Fraction(v) + Fraction(1, 2**20) for v in xf.tolist()]
     nums, den = _scaled([v for row in W for v in row] + b)
-    L = _ExactLayer(tuple(tuple(nums[i * n:(i + 1) * n]) for i in range(n)), tuple(nums[n * n:]), den, "identity",
-                    0, 1)
+    rows = tuple(tuple(nums[i * n:(i + 1) * n]) for i in range(n))
+    L = _ExactLayer(rows, tuple(nums[n * n:]), den, "identity", 0, 1)
     box = _IVec.box(lo, hi)
     ref = [(Fraction(a, 1), Fraction(c, 1)) for a, c in zip(*fraction_affine(W, b, lo, hi))]
     assert _affine(L, box).fractions() == ref
@@ -87,7 +87,8 @@ def case(n: int, repeats: int, rng) -> list[tuple]:
 
     zl, zh = dm_zz()
     D = L.den * box.den
-    assert [(Fraction(int(a), D), Fraction(int(c), D)) for a, c in zip(zl.to_list_flat(), zh.to_list_flat())] == ref
+    pairs = zip(zl.to_list_flat(), zh.to_list_flat())
+    assert [(Fraction(int(a), D), Fraction(int(c), D)) for a, c in pairs] == ref
 
     # DomainMatrix over QQ, point box (one product of rationals), against the checker on the same point box
     Wq = DomainMatrix([[QQ(v.numerator, v.denominator) for v in row] for row in W], (n, n), QQ)

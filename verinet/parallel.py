@@ -22,20 +22,13 @@ each chunk is evaluated by the same evaluator code in some process, and the call
 ``distributed`` cluster; :func:`make_pool` picks one. Both have ``local`` (an evaluator in this process),
 ``evaluate(*arrays) -> tuple of arrays`` and ``close()``.
 
-Why two processes used not to be faster than one (ACAS Xu, about 20 ms per 128 boxes): each spawned
-helper needed 2–4 s of CPU before its first chunk (imports, then numba's first-call set-up of the compiled
-kernels), and the first batch blocked on it; the parent sat idle while the helpers computed; and every
-helper's OpenBLAS started a thread per core, so two helpers (two threads each) and the parent's own
-pool oversubscribed two cores (idle OpenBLAS threads also spin for a while). IPC is not the cause: a
-batch's round trip costs about 0.4 ms. Now helpers are forked when that is safe (ready in milliseconds,
-kernels already loaded) or spawned in the background with ``OPENBLAS_NUM_THREADS=1`` set before numpy
-loads; this process keeps evaluating everything until they are ready and then evaluates its own share of
-every batch (with its BLAS limited to one thread) instead of waiting; chunks are 128 boxes, not 64, since
-every call has a fixed Python cost of about 5 ms. What remains sequential is the search itself (popping,
-splitting and pushing boxes, building the final partition): Amdahl's law then bounds the speed-up
-(``benchmarks/bench_parallel.py`` prints the bound). With interval bounds on ACAS Xu a third of the time
-is that sequential part (at most 1.5× with two workers); with the default linear bounds evaluation is
-about 96% of the time and two workers on two cores come close to 2×.
+Speed. Helpers are forked when that is safe (a copy of the warm evaluator, no imports or kernel loading)
+or spawned in the background with ``OPENBLAS_NUM_THREADS=1`` set before numpy loads, so that helpers and
+this process do not oversubscribe the cores with BLAS threads; this process keeps evaluating everything
+until they are ready and then evaluates its own share of every batch (with its BLAS limited to one
+thread) instead of waiting; chunks are large enough to amortise the fixed Python cost of a call. The
+search itself stays sequential, so Amdahl's law bounds the speed-up: ``benchmarks/bench_parallel.py``
+measures the evaluated fraction, the bound and the speed-ups.
 """
 
 from __future__ import annotations

@@ -346,7 +346,8 @@ def _gen_args(name: str, rng: np.random.Generator):
     if name in ("up", "down", "finite"):
         return (float(rng.choice(SCALARS + list(lo) + [np.nan])),), ()
     if name == "_enclose":
-        return (float(rng.choice(SCALARS + list(lo))), abs(float(rng.choice(SCALARS + list(hi)))), inv, neta), ()
+        c, s_ = float(rng.choice(SCALARS + list(lo))), abs(float(rng.choice(SCALARS + list(hi))))
+        return (c, s_, inv, neta), ()
     if name == "dual_matvec_t":
         return (WT, np.abs(WT), lo, np.abs(hi), np.empty(k), np.empty(k)), (4, 5)
     if name == "careful_matvec_t":
@@ -387,7 +388,8 @@ def test_every_kernel_equals_its_py_func(name):
         if isinstance(r1, float) or isinstance(r2, float):
             assert _bits(np.float64(r1)) == _bits(np.float64(r2)), (name, args, r1, r2)
         elif isinstance(r1, tuple):
-            assert [_bits(np.float64(v)) for v in r1] == [_bits(np.float64(v)) for v in r2], (name, args, r1, r2)
+            bits1, bits2 = ([_bits(np.float64(v)) for v in r] for r in (r1, r2))
+            assert bits1 == bits2, (name, args, r1, r2)
         else:
             assert r1 == r2, (name, trial, r1, r2)
         for i in outs:
@@ -534,7 +536,7 @@ def test_dropping_the_error_term_is_caught(W, x):
     for lo_, hi_ in _kernel_product(W, x, x.copy(), g, inv, neta):
         assert Fraction(lo_[0]) <= exact <= Fraction(hi_[0])
     for lo_, hi_ in _kernel_product(W, x, x.copy(), 0.0, 1.0, 0.0):
-        assert not (Fraction(lo_[0]) <= exact <= Fraction(hi_[0])), "the oracle does not see a missing error term"
+        assert not (Fraction(lo_[0]) <= exact <= Fraction(hi_[0])), "the oracle misses a dropped error term"
 
 
 @hyp(60)
