@@ -126,7 +126,11 @@ def mid_rad_a(lo, hi, g, m, a):  # pragma: no cover - compiled
 @njit(cache=True, fastmath=False, inline="always")
 def _enclose(ci, si, inv, neta):  # pragma: no cover - compiled
     """``(lo, hi, ok)`` with ``[lo, hi] = [ĉ − ρ, ĉ + ρ]`` outward, ``ρ ≥ (ŝ + nη)·inv + nη``; ``ok`` is
-    False when ``ĉ`` or ``ŝ`` is not finite (then ``lo``/``hi`` mean nothing)."""
+    False when ``ĉ`` or ``ŝ`` is not finite (then ``lo``/``hi`` mean nothing).
+
+    Proof: |ĉ − W m| ≤ γ_n|W||m| + nη and |W| a ≤ (ŝ + nη)/(1 − γ_n) (ŝ sums non-negative terms), so with
+    a ≥ r + γ_n|m|, W x ∈ ĉ ± ρ; every rounded step is followed by up/down, hence ≥ / ≤ its exact value.
+    """
     rho = up(up(up(si + neta) * inv) + neta)
     return down(ci - rho), up(ci + rho), finite(ci) & finite(si)
 
