@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_acasxu.py`` (VNN-COMP budget: 116 s per instance, 
 ``--quick`` (10 s per instance). ``--timeout S`` overrides the budget of the instances whose expected
 answer is ``unsat`` (the ``sat`` ones keep the full budget: a counterexample must be found within it).
 
-Known answers (VNN-COMP 2021, ``../shared/data/README.md``): property 1 and 2 hold on 1_1, 1_9 and 3_3;
+Known answers (VNN-COMP 2021, ``tests/data/README.md``): property 1 and 2 hold on 1_1, 1_9 and 3_3;
 properties 3 and 4 hold on 1_1 and 3_3 and are violated on 1_9. A row is ``ok`` when the answer is the
 expected one, ``open`` for ``unknown``/``timeout`` (honest: no claim), and ``WRONG`` for a contradiction
 (which would be a soundness bug: the script exits with status 1).
@@ -26,7 +26,7 @@ from verinet.loaders import load_network
 from verinet.verify import verify_vnnlib
 from verinet.vnnlib import parse_vnnlib
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "acasxu"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "acasxu"
 NETWORKS = ("1_1", "1_9", "3_3")
 PROPERTIES = (1, 2, 3, 4)
 

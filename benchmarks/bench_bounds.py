@@ -13,7 +13,7 @@ fewer networks, one repeat). For each network and box size, on the *same* batch 
   a warm-up call that loads the Numba cache), and the process CPU time per box (all threads) next to it.
   OpenBLAS runs single-threaded unless ``--blas-threads N`` (or ``OPENBLAS_NUM_THREADS``) says otherwise.
 
-Networks: the three ACAS Xu networks of ``../shared/data/acasxu`` (ONNX, normalised inputs; boxes with
+Networks: the three ACAS Xu networks of ``tests/data/acasxu`` (ONNX, normalised inputs; boxes with
 random centres in [-0.4, 0.4]^5 and the given half-widths), random ReLU networks (8–16 inputs, 2–4
 hidden layers of 16–64, weights N(0, 2/n_in) as exact floats; boxes with random centres N(0, 1)), and a
 tanh and a sigmoid network (``unstable`` is only counted for ReLU networks).
@@ -44,7 +44,7 @@ from verinet.linear import linear_objective_bounds, linear_propagate  # noqa: E4
 from verinet.network import Layer, Network  # noqa: E402
 from verinet.propagation import propagate  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "acasxu"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "acasxu"
 
 
 def timed(fn, repeats: int) -> tuple[float, float, object]:

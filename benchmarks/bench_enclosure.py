@@ -11,7 +11,7 @@ prepared once per network. The baseline is the same computation in plain numpy f
 rounding control* (``W⁺ lo + W⁻ hi`` products with the midpoint weights, ReLU, then the reverse pass):
 it is unsound and only shows what the rigour costs.
 
-Networks: the MNIST network of the paper's accuracy table (``../shared/data/seed``, 784-10-10-2, decimal
+Networks: the MNIST network of the paper's accuracy table (``tests/data/seed``, 784-10-10-2, decimal
 weights, its query box centre ± 1e-3) and ACAS Xu ``run2a_1_1`` (``.nnet``, 5-50x6-5, raw coordinates, a
 box of 1% of the input domain around its centre). Batches are boxes around random perturbations of the
 centre, so activation patterns differ between boxes.
@@ -62,7 +62,7 @@ from verinet.gradient import gradient_from_bounds
 from verinet.network import Activation, Layer, Network
 from verinet.propagation import propagate
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"  # copies of the reference networks
 MNIST = DATA / "seed" / "mnist_784_10_10_2.json"
 ACAS = DATA / "acasxu" / "ACASXU_run2a_1_1_batch_2000.nnet"
 

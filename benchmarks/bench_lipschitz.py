@@ -47,7 +47,7 @@ from verinet.network import Layer, Network
 from verinet.region import Region
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_DIRS = [ROOT / "tests" / "data" / "seed", ROOT.parent / "shared" / "data" / "seed"]
+SEED_DIRS = [ROOT / "tests" / "data" / "seed"]
 SEEDS = ("random01", "random02", "iris", "mnist_784_10_10_2")
 PAPER_SECONDS = {"random01": 8.3e-3, "random02": 12.5e-3, "iris": 59e-6, "mnist_784_10_10_2": 164e-3}
 

@@ -5,7 +5,7 @@ the VNN-COMP test networks) or choose with ``--set mnistfc,acasxu,test``; ``--ti
 limit (a quick run), ``--baseline`` also runs each instance with plain (non-optimised) linear bounds and
 prints the time ratio. Instances come from ``tests/data`` (the copies of the shared reference data).
 
-Known answers (VNN-COMP 2021, majority of the participants; ``../shared/data/README.md``) are in
+Known answers (VNN-COMP 2021, majority of the participants; ``tests/data/README.md``) are in
 ``EXPECTED`` below. A row is ``ok`` for the expected answer, ``open`` for ``unknown``/``timeout`` (no
 claim), ``WRONG`` for a contradiction (a soundness bug: the script exits with status 1), ``n/a`` when the
 answer is not known. Every ``sat`` witness is re-checked here in exact rational arithmetic.

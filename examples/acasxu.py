@@ -2,8 +2,8 @@
 
     python examples/acasxu.py [--fast] [--timeout S]
 
-The networks and properties ship with the reference data (`../shared/data/acasxu` next to the
-repository); the properties are stated in normalised coordinates, so the ONNX networks (which have no
+The networks and properties are the copies in `tests/data/acasxu` (see `tests/data/README.md`); the
+properties are stated in normalised coordinates, so the ONNX networks (which have no
 normalisation inside) are used. Known answers (VNN-COMP 2021): properties 1 and 2 hold on the three
 networks here; properties 3 and 4 hold on 1_1 and 3_3 and are violated on 1_9.
 """
@@ -19,11 +19,10 @@ from verinet.vnnlib import parse_vnnlib
 
 
 def data_dir() -> Path:
-    root = Path(__file__).resolve().parent.parent
-    for cand in (root.parent / "shared" / "data" / "acasxu", root / "tests" / "data" / "acasxu"):
-        if cand.is_dir():
-            return cand
-    raise SystemExit("ACAS Xu reference data not found (../shared/data/acasxu)")
+    cand = Path(__file__).resolve().parent.parent / "tests" / "data" / "acasxu"
+    if cand.is_dir():
+        return cand
+    raise SystemExit(f"ACAS Xu reference data not found ({cand})")
 
 
 def main(argv=None) -> list[tuple]:

@@ -358,10 +358,11 @@ def mpf_to_float_up(v) -> float:
 # mp: directed arithmetic on raw mpf endpoints (used by intervals.scalar)
 #
 # Conventions: ``x``, ``y`` are raw libmp tuples, ``prec`` is in bits, ``rnd`` is MP_FLOOR or MP_CEIL.
-# ``libmp.mpf_add/mpf_mul/mpf_div/mpf_sqrt`` are correctly rounded in the requested direction (they
-# compute exactly or with a sticky bit before one rounding), so the ``*_down``/``*_up`` names below are
-# thin and only add the interval conventions for infinities: ``0 * inf = 0`` (IEEE 1788 §10.5.3, set
-# semantics) and ``finite / inf = 0``. Callers never form ``inf - inf`` or ``inf / inf``.
+# ``libmp.mpf_mul/mpf_div/mpf_sqrt`` are correctly rounded in the requested direction (they compute
+# exactly or with a sticky bit before one rounding), so the wrappers below only add the interval
+# conventions for infinities: ``0 * inf = 0`` (IEEE 1788 §10.5.3, set semantics) and ``finite / inf = 0``.
+# ``libmp.mpf_add`` is *not* always directed (see ``mp_add``, which adds exactly in integers and rounds
+# once). Callers never form ``inf - inf`` or ``inf / inf``.
 #
 # ``libmp.mpf_exp``/``mpf_log`` are *not* directed: they evaluate at ``prec + 14`` bits with truncations
 # and round that approximation, so ``rnd`` can be wrong near a rounding boundary. ``mp_exp`` below is
@@ -381,7 +382,7 @@ def _is_zero(x) -> bool:
 
 
 def mp_add(x, y, prec: int, rnd: str):
-    """``x + y`` rounded to ``prec`` bits in direction ``rnd`` (correctly rounded by libmp).
+    """``x + y`` rounded to ``prec`` bits in direction ``rnd`` (exact integer sum, then one correct rounding).
 
     >>> mpf_to_fraction(mp_add(libmp.from_int(1), libmp.from_man_exp(1, -60), 53, MP_CEIL)) - 1
     Fraction(1, 4503599627370496)

@@ -197,8 +197,6 @@ def _require_rigorous(result) -> None:
         raise CertificateError(
             f"cannot certify a {type(result).__name__}: only rigorous LipschitzResult values are certified"
         )
-    if getattr(result, "approximate", False):
-        raise CertificateError("refusing to certify an approximate (non-rigorous) result")
     if getattr(result, "bounds", "interval") not in ("interval", "linear"):
         raise CertificateError(f"unknown pre-activation bounds {result.bounds!r}: not a rigorous result")
     if getattr(result, "jacobian", "interval") != "interval":

@@ -218,7 +218,8 @@ class _IVec:
     """An interval vector over a common denominator: entry ``i`` is ``[lo[i]/den, hi[i]/den]``, ``den > 0``.
 
     Integer numerators over one denominator are exact rationals like ``Fraction`` but avoid a gcd per
-    operation (about 10× faster); comparisons with 0 are comparisons of numerators.
+    operation (``benchmarks/bench_exact_products.py`` times both); comparisons with 0 are comparisons of
+    numerators.
     """
 
     lo: list[int]

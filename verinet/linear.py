@@ -10,7 +10,7 @@ function ``G x`` is maximised exactly: ``Σ_l max(G_l lo_l, G_l hi_l)``. Lower b
 ``−Γ a_j``. Pre-activation bounds of layer ``k`` use the bounds of layers ``< k``; each is intersected with
 interval bound propagation (both are enclosures, so their intersection is one).
 
-Rounding (the proof; DESIGN.md, "Soundness rules"). The back-substituted coefficients are **point float
+Rounding (the proof). The back-substituted coefficients are **point float
 matrices**, and every rounding error is folded into the scalar offset with an a-priori bound, so the
 statement carried from step to step is, for one box and one row, with ``Γ`` the *exact values of the
 floats* we hold:

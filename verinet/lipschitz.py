@@ -405,9 +405,7 @@ def lipschitz(
         Pre-activation bounds behind the gradient enclosures: interval propagation, or sound linear
         (CROWN-style) bounds of :mod:`verinet.linear`, tighter on deep networks and costlier per box.
         ``auto`` takes linear bounds for piecewise-linear networks with at least two hidden layers and
-        32 hidden neurons (measured with activation splitting: 8-32-32-32-1, r = 0.05, converged in 0.14 s;
-        with interval bounds and coordinate splits the gap was 0.81 after 60 s), interval bounds
-        otherwise.
+        32 hidden neurons, interval bounds otherwise (``benchmarks/bench_lipschitz.py`` compares them).
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
         coordinates + 1 of them) is split on the sign of one — the earliest layer's widest — rather than

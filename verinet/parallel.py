@@ -22,29 +22,19 @@ each chunk is evaluated by the same evaluator code in some process, and the call
 ``distributed`` cluster; :func:`make_pool` picks one. Both have ``local`` (an evaluator in this process),
 ``evaluate(*arrays) -> tuple of arrays`` and ``close()``.
 
-Why two processes used not to be faster than one (ACAS Xu, about 20 ms per 128 boxes): each spawned
-helper needed 2–4 s of CPU before its first chunk (imports, then numba's first-call set-up of the compiled
-kernels), and the first batch blocked on it; the parent sat idle while the helpers computed; and every
-helper's OpenBLAS started a thread per core, so two helpers (two threads each) and the parent's own
-pool oversubscribed two cores (idle OpenBLAS threads also spin for a while). IPC is not the cause: a
-batch's round trip costs about 0.4 ms. Now helpers are forked when that is safe (ready in milliseconds,
-kernels already loaded) or spawned in the background with ``OPENBLAS_NUM_THREADS=1`` set before numpy
-loads; this process keeps evaluating everything until they are ready and then evaluates its own share of
-every batch (with its BLAS limited to one thread) instead of waiting; chunks are 128 boxes, not 64, since
-every call has a fixed Python cost of about 5 ms. What remains sequential is the search itself (popping,
-splitting and pushing boxes, building the final partition): Amdahl's law then bounds the speed-up
-(``benchmarks/bench_parallel.py`` prints the bound). With interval bounds on ACAS Xu a third of the time
-is that sequential part (at most 1.5× with two workers); with the default linear bounds evaluation is
-about 96% of the time and two workers on two cores come close to 2×.
+Speed. Helpers are forked when that is safe (a copy of the warm evaluator, no imports or kernel loading)
+or spawned in the background with ``OPENBLAS_NUM_THREADS=1`` set before numpy loads, so that helpers and
+this process do not oversubscribe the cores with BLAS threads; this process keeps evaluating everything
+until they are ready and then evaluates its own share of every batch (with its BLAS limited to one
+thread) instead of waiting; chunks are large enough to amortise the fixed Python cost of a call. The
+search itself stays sequential, so Amdahl's law bounds the speed-up: ``benchmarks/bench_parallel.py``
+measures the evaluated fraction, the bound and the speed-ups.
 """
 
 from __future__ import annotations
 
 import collections
-import ctypes
-import glob
 import hashlib
-import importlib.util
 import logging
 import os
 import pickle
@@ -109,56 +99,15 @@ def _merge(parts: list[tuple]) -> tuple:
 # BLAS threads
 
 
-def _openblas_setters() -> list[tuple[Callable[[], int], Callable[[int], None]]]:
-    """(get, set) thread-count functions of the OpenBLAS libraries bundled with numpy and scipy."""
-    found = []
-    for pkg in ("numpy", "scipy"):
-        spec = importlib.util.find_spec(pkg)
-        if spec is None or spec.origin is None:
-            continue
-        libdir = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), pkg + ".libs")
-        for path in glob.glob(os.path.join(libdir, "*openblas*")):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for stem, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"),
-                                 ("openblas", "")):
-                get = getattr(lib, f"{stem}_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{stem}_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-                    found.append((get, put))
-                    break
-    return found
-
-
 def limit_blas_threads(n: int) -> Callable[[], None]:
-    """Limit this process's BLAS thread pools to ``n`` threads; returns a function that restores them.
+    """Limit this process's BLAS/OpenMP thread pools to ``n`` threads; returns a function that restores them.
 
-    Uses ``threadpoolctl`` when it is installed, else the OpenBLAS libraries that numpy and scipy bundle.
-    Not rigorous-relevant: thread counts change speed, never the bounds.
+    Uses ``threadpoolctl`` (imported here, at the first parallel run, not at start-up). Not
+    rigor-relevant: thread counts change speed, never the bounds.
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        pass
-    else:
-        return threadpool_limits(limits=n).restore_original_limits
-    try:
-        setters = _openblas_setters()
-    except Exception:  # a best effort: an unusual installation only costs speed
-        log.debug("could not find the OpenBLAS thread setters", exc_info=True)
-        return lambda: None
-    before = [(put, get()) for get, put in setters]
-    for _, put in setters:
-        put(n)
+    from threadpoolctl import threadpool_limits
 
-    def restore() -> None:
-        for put, old in before:
-            put(old)
-
-    return restore
+    return threadpool_limits(limits=n).restore_original_limits
 
 
 # --------------------------------------------------------------------------------------------------------

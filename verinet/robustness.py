@@ -1,6 +1,6 @@
 """Robustness: local (regressor and classifier), certified radius, global on a domain, parameters.
 
-Every verdict follows the rules of ``DESIGN.md``: VERIFIED is a proof (rigorous enclosures), FALSIFIED
+Every verdict follows one rule: VERIFIED is a proof (rigorous enclosures), FALSIFIED
 carries a counterexample re-checked in exact rational arithmetic (piecewise-linear networks) or with a
 rigorous point enclosure (smooth activations), anything else is UNKNOWN or TIMEOUT with the best bounds.
 

@@ -343,8 +343,11 @@ def _gen_args(name: str, rng: np.random.Generator):
     lo = rng.standard_normal(n) * np.exp2(rng.integers(-60, 60, n))
     hi = lo + np.abs(rng.standard_normal(n)) * (rng.random(n) < 0.7)
     g, inv, neta = R.gamma(n), 1.0 + 2.0**-40, R.float_up(Fraction(n) * Fraction(TINY))
-    if name in ("up", "down"):
-        return (float(rng.choice(SCALARS + list(lo))),), ()
+    if name in ("up", "down", "finite"):
+        return (float(rng.choice(SCALARS + list(lo) + [np.nan])),), ()
+    if name == "_enclose":
+        c, s_ = float(rng.choice(SCALARS + list(lo))), abs(float(rng.choice(SCALARS + list(hi))))
+        return (c, s_, inv, neta), ()
     if name == "dual_matvec_t":
         return (WT, np.abs(WT), lo, np.abs(hi), np.empty(k), np.empty(k)), (4, 5)
     if name == "careful_matvec_t":
@@ -384,6 +387,9 @@ def test_every_kernel_equals_its_py_func(name):
             r2 = kernel.py_func(*a2)
         if isinstance(r1, float) or isinstance(r2, float):
             assert _bits(np.float64(r1)) == _bits(np.float64(r2)), (name, args, r1, r2)
+        elif isinstance(r1, tuple):
+            bits1, bits2 = ([_bits(np.float64(v)) for v in r] for r in (r1, r2))
+            assert bits1 == bits2, (name, args, r1, r2)
         else:
             assert r1 == r2, (name, trial, r1, r2)
         for i in outs:
@@ -492,3 +498,58 @@ def test_tightness_point_box_width(n, lead):
     y = M @ IntervalArray(x)
     for idx in np.ndindex(e.shape):
         assert Fraction(y.hi[idx]) - Fraction(y.lo[idx]) <= Fraction(1e-12) * abs(e[idx])
+
+
+# --------------------------------------------------------------------------------------------------
+# the error term is what makes the kernels sound: dropping it must be caught
+# --------------------------------------------------------------------------------------------------
+
+
+def _kernel_product(W, lo, hi, g, inv, neta):
+    """The fused single-box kernel and the batched path (mid-rad, BLAS, in-place finish) with the given
+    error constants; returns both enclosures."""
+    WT = np.ascontiguousarray(W.T)
+    k = W.shape[0]
+    o1, o2 = np.empty(k), np.empty(k)
+    assert _kernels.point_matvec_1(WT, lo, hi, g, inv, neta, np.empty(0), np.empty(0), o1, o2)
+    m, a = np.empty(lo.shape), np.empty(lo.shape)
+    assert _kernels.mid_rad_a(lo, hi, g, m, a)
+    c, s = (m[None, :] @ WT).reshape(-1), (a[None, :] @ np.abs(WT)).reshape(-1)
+    _kernels.finish(c, s, inv, neta, np.empty(0), np.empty(0), c, s)
+    return (o1, o2), (c, s)
+
+
+@pytest.mark.parametrize("W, x", [
+    (np.array([[1e16, 1.0, -1e16]]), np.ones(3)),  # cancellation: exact 1, float sum 0
+    (np.full((1, 40), TINY), np.full(40, 0.5)),  # 40 products underflow to 0: exact 20η, float sum 0
+    (np.array([[1.0, 2.0**-60, -1.0]]), np.array([3.0, 1.0, 3.0])),  # small term absorbed
+])
+def test_dropping_the_error_term_is_caught(W, x):
+    """Mutation check of the oracle: the kernels with γ_n = 0, 1/(1 − γ_n) = 1 and nη = 0 (no rounding-error
+    term) miss the exact product on these inputs, and with the real constants they contain it."""
+    n = W.shape[1]
+    exact = Fraction(0)
+    for w, v in zip(W[0], x):
+        exact += Fraction(w) * Fraction(v)
+    g, inv, neta = R.gamma(n), R.float_up(1 / (1 - Fraction(n, 2**53) / (1 - Fraction(n, 2**53)))), \
+        R.float_up(Fraction(n) * Fraction(TINY))
+    for lo_, hi_ in _kernel_product(W, x, x.copy(), g, inv, neta):
+        assert Fraction(lo_[0]) <= exact <= Fraction(hi_[0])
+    for lo_, hi_ in _kernel_product(W, x, x.copy(), 0.0, 1.0, 0.0):
+        assert not (Fraction(lo_[0]) <= exact <= Fraction(hi_[0])), "the oracle misses a dropped error term"
+
+
+@hyp(60)
+@given(point_case(allow_inf=False), st.integers(1, 40))
+def test_large_batches_contain_exact_product(case, reps):
+    """The batched path (BLAS, in-place blocked finish) on batches longer than one finish block."""
+    W, lo, hi = case
+    n = W.shape[1]
+    lo2 = np.tile(lo.reshape(-1, n), (reps, 1))
+    hi2 = np.tile(hi.reshape(-1, n), (reps, 1))
+    y = PointMatrix(W) @ IntervalArray(lo2, hi2)
+    _check_valid(y, "batched")
+    elo, ehi = exact_interval_matvec(W, W, lo.reshape(-1, n), hi.reshape(-1, n))
+    rows = lo.reshape(-1, n).shape[0]
+    for r in range(0, lo2.shape[0], max(1, lo2.shape[0] // 3)):
+        assert_range_enclosed(y.lo[r], y.hi[r], elo[r % rows], ehi[r % rows], f"batched row {r}")

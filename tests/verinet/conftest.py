@@ -45,7 +45,7 @@ def random_network():
 
 
 def load_seed(name: str):
-    """(network, spec, lo, hi, query) for ``../shared/data/seed/<name>.json`` (skips when absent).
+    """(network, spec, lo, hi, query) for ``tests/data/seed/<name>.json`` (skips when absent).
 
     Hidden layers ReLU, last layer identity, weights as exact decimals (``Layer.from_exact``); the box is
     ``center ± radius`` computed exactly and enclosed outward with ``float_down``/``float_up``.

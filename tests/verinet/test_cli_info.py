@@ -65,7 +65,7 @@ def test_info_local_models(path):
     _check_json(path, r.stdout)
 
 
-@pytest.mark.skipif(not SHARED_MODELS, reason="../shared/data not available")
+@pytest.mark.skipif(not SHARED_MODELS, reason="tests/data not available")
 @pytest.mark.parametrize("path", SHARED_MODELS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_info_shared_models(path):
     for args in ((), ("--json",)):

@@ -11,7 +11,7 @@ batches, for boxes whose corners or centres sit exactly on kinks, plus:
 * mean-value inclusion: exact finite-difference slopes ``(f(x + h e_i) − f(x))/h`` between two points of a
   box lie in the enclosure over that box (the slope is an average of Clarke gradients on the segment);
 * sigmoid/tanh networks: 200-bit mpmath interval gradients lie inside the enclosure;
-* reference values of the paper's accuracy table (``../shared/data/seed``).
+* reference values of the paper's accuracy table (``tests/data/seed``).
 
 No tolerances except in ``test_tightness_*``.
 """
@@ -339,7 +339,7 @@ def test_smooth_gradients_contain_high_precision_values(case, box_kind):
 
 
 # --------------------------------------------------------------------------------------------------
-# reference values (Zhou et al. 2023, accuracy table; ../shared/data/seed)
+# reference values (Zhou et al. 2023, accuracy table; tests/data/seed)
 # --------------------------------------------------------------------------------------------------
 
 

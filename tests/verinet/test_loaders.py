@@ -40,7 +40,7 @@ VNNCOMP = sorted((DATA / "vnncomp_test").glob("*.onnx"))
 
 def _acas():
     if not (ACAS.with_suffix(".nnet").exists() and ACAS.with_suffix(".onnx").exists()):
-        pytest.skip("ACAS Xu networks not found in ../shared/data")
+        pytest.skip("ACAS Xu networks not found in tests/data")
     return ACAS
 
 

@@ -1,7 +1,7 @@
 """Shared parsing of query options for the command line: centres, boxes, numbers.
 
 Every number read from text keeps its *decimal* meaning (``"0.1"`` is 1/10, not the nearest float), as
-the design requires (``DESIGN.md``, "Conversions are part of soundness"); numbers read from a ``.npy``
+the soundness of every conversion requires; numbers read from a ``.npy``
 file are float arrays and therefore exact binary numbers. Every problem is a
 :class:`~verinet.errors.QueryError` with one clear message (exit code 3 on the command line).
 """

@@ -1,6 +1,6 @@
 """verinet's JSON model format: exact decimal (or ``p/q``) strings, readable by people and by the checker.
 
-Layout (the seed networks of ``../shared/data/seed`` are instances)::
+Layout (the seed networks of ``tests/data/seed`` are instances)::
 
     {
       "name": "iris",                           # optional, informative
