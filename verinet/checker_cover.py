@@ -1,0 +1,137 @@
+"""Exact coverage of a box by many leaves: the split-tree test of :func:`verinet.checker._tiling_failure`,
+vectorised over all the nodes of one tree level.
+
+The leaves are given by integer ranks of their corners per coordinate (indices into strictly increasing
+tables of the exact corner values, :mod:`verinet.leaftable`), so every comparison is an exact integer
+comparison. The recursion is the same as the scalar one: a piece (a box, all its leaves inside it) is cut at
+``x_d = t`` strictly inside it when no leaf straddles the cut (every leaf before the cut in the order of
+lower corners ends at or before ``t``: a running maximum of upper corners), children cover their parent,
+and a single leaf must equal its piece. Pieces that no coordinate cut separates (leaves that differ only
+in the neuron signs they fix) go to the scalar recursion, which also splits on neuron signs.
+
+Any valid cut of a split-tree partition leaves split-tree partitions on both sides (restrict every node of
+the tree to the half-space), so choosing the most balanced valid cut per piece is complete. Each level
+costs ``O(N·n)`` array operations: per coordinate, the leaves stay sorted by (piece, lower corner) from
+one level to the next by a stable sort on the piece alone; about ``log₂ N`` levels for branch-and-bound trees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["tiling_failure_ranks"]
+
+
+def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixed: np.ndarray,
+                         fixed_of: Callable[[int], dict]) -> str | None:
+    """None if the leaves tile the box ``[0, top]`` (in ranks) exactly, else the first reason found.
+
+    Parameters
+    ----------
+    lo, hi : (N, n) integer arrays
+        Ranks of the leaves' corners, ``lo ≤ hi`` and ``hi ≤ top`` (validated by the caller).
+    top : (n,) integer array
+        Rank of the box's upper corner per coordinate (its lower corner has rank 0).
+    n_fixed : (N,) integer array
+        Number of neuron signs each leaf fixes (a leaf alone in its piece must fix none).
+    fixed_of : callable
+        ``fixed_of(i) -> {(layer, neuron): ±1}`` for the scalar recursion on pieces without a coordinate cut.
+    """
+    from verinet.checker import _tiling_failure
+
+    lo = np.asarray(lo, dtype=np.int64)
+    hi = np.asarray(hi, dtype=np.int64)
+    N, n = lo.shape
+    M = int(top.max()) + 2  # packs (piece, rank) into one int64: piece·M + rank
+    g = np.zeros(N, dtype=np.int64)  # piece of each leaf
+    blo = np.zeros((1, n), dtype=np.int64)  # pieces' boxes (ranks)
+    bhi = np.asarray(top, dtype=np.int64).reshape(1, n).copy()
+    loc = [np.ascontiguousarray(lo[:, d]) for d in range(n)]  # columns: gathers stay in cache
+    hic = [np.ascontiguousarray(hi[:, d]) for d in range(n)]
+    perms = [np.argsort(loc[d], kind="stable") for d in range(n)]  # sorted by (piece, lower corner)
+    while perms[0].size:
+        G = blo.shape[0]
+        p0 = perms[0]
+        gs0 = g[p0]
+        sizes = np.bincount(gs0, minlength=G)
+        # ---- pieces with one leaf: it must be the piece, with no sign fixed
+        single = sizes[gs0] == 1
+        if single.any():
+            i1 = p0[single]
+            same = (lo[i1] == blo[g[i1]]).all(axis=1) & (hi[i1] == bhi[g[i1]]).all(axis=1)
+            if not same.all():
+                i = int(i1[np.argmin(same)])
+                return f"leaf {i} does not fill its part of the box (a gap, an overlap or a leaf outside it)"
+            signs = n_fixed[i1] > 0
+            if signs.any():
+                i = int(i1[np.argmax(signs)])
+                return f"leaf {i} fixes neuron signs whose complement no leaf covers"
+        multi = sizes > 1
+        if not multi.any():
+            return None
+        perms = [p[multi[g[p]]] for p in perms]
+        # ---- per coordinate: the most balanced valid cut of each piece
+        best_score = np.full(G, np.iinfo(np.int64).max)
+        best_d = np.full(G, -1, dtype=np.int64)
+        best_t = np.zeros(G, dtype=np.int64)
+        for d in range(n):
+            p = perms[d]
+            gs = g[p]
+            lv = loc[d][p]
+            run = np.maximum.accumulate(gs * M + hic[d][p])  # running max of upper corners within the piece
+            ok = np.zeros(p.size, dtype=bool)
+            g1, l1 = gs[1:], lv[1:]
+            ok[1:] = (g1 == gs[:-1]) & (run[:-1] <= g1 * M + l1)
+            ok[1:] &= (blo[:, d][g1] < l1) & (l1 < bhi[:, d][g1])
+            V = np.flatnonzero(ok)
+            if V.size == 0:
+                continue
+            first = np.searchsorted(gs, np.arange(G))  # start of each piece in this order
+            mid = first + sizes // 2
+            for cand in (np.searchsorted(V, mid), np.searchsorted(V, mid) - 1):
+                cand = np.clip(cand, 0, V.size - 1)
+                pos = V[cand]
+                valid = multi & (gs[pos] == np.arange(G))
+                score = np.abs(2 * (pos - first) - sizes)
+                better = valid & (score < best_score)
+                best_score = np.where(better, score, best_score)
+                best_d = np.where(better, d, best_d)
+                best_t = np.where(better, lv[pos], best_t)
+        # ---- pieces without a coordinate cut: the scalar recursion (neuron signs)
+        stuck = multi & (best_d < 0)
+        if stuck.any():
+            members = perms[0][stuck[g[perms[0]]]]
+            for piece in np.flatnonzero(stuck):
+                idx = members[g[members] == piece].tolist()
+                why = _tiling_failure({i: lo[i].tolist() for i in idx}, {i: hi[i].tolist() for i in idx},
+                                      {i: fixed_of(i) for i in idx}, blo[piece].tolist(), bhi[piece].tolist(),
+                                      ids=idx)
+                if why is not None:
+                    return why
+            perms = [p[~stuck[g[p]]] for p in perms]
+            if not perms[0].size:
+                return None
+        # ---- cut: new pieces 2r (left) and 2r + 1 (right), r the rank of the cut piece
+        cut = multi & ~stuck
+        rank = np.cumsum(cut) - 1
+        cd, ct = best_d[cut], best_t[cut]
+        nlo = np.repeat(blo[cut], 2, axis=0)
+        nhi = np.repeat(bhi[cut], 2, axis=0)
+        r = np.arange(cd.size)
+        nhi[2 * r, cd] = ct
+        nlo[2 * r + 1, cd] = ct
+        leaves = perms[0]
+        gl = g[leaves]
+        side = (lo[leaves, best_d[gl]] >= best_t[gl]).astype(np.int64)
+        g[leaves] = 2 * rank[gl] + side
+        blo, bhi = nlo, nhi
+        perms = [_stable_by_piece(p, g[p]) for p in perms]
+    return None
+
+
+def _stable_by_piece(p: np.ndarray, gs: np.ndarray) -> np.ndarray:
+    """``p`` reordered by piece, stably (each old piece's run holds its two children interleaved, so the
+    stable sort keeps every child's leaves in lower-corner order; timsort merges the runs in ``O(N)``)."""
+    return p[np.argsort(gs, kind="stable")]
