@@ -41,16 +41,17 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
     """
     from verinet.checker import _tiling_failure
 
-    lo = np.asarray(lo, dtype=np.int64)
-    hi = np.asarray(hi, dtype=np.int64)
+    idx = np.int32 if max(int(top.max()) + 2, len(lo)) < 2**31 else np.int64  # halves the memory traffic
+    lo = np.asarray(lo, dtype=idx)
+    hi = np.asarray(hi, dtype=idx)
     N, n = lo.shape
     M = int(top.max()) + 2  # packs (piece, rank) into one int64: piece·M + rank
-    g = np.zeros(N, dtype=np.int64)  # piece of each leaf
+    g = np.zeros(N, dtype=idx)  # piece of each leaf
     blo = np.zeros((1, n), dtype=np.int64)  # pieces' boxes (ranks)
     bhi = np.asarray(top, dtype=np.int64).reshape(1, n).copy()
     loc = [np.ascontiguousarray(lo[:, d]) for d in range(n)]  # columns: gathers stay in cache
     hic = [np.ascontiguousarray(hi[:, d]) for d in range(n)]
-    perms = [np.argsort(loc[d], kind="stable") for d in range(n)]  # sorted by (piece, lower corner)
+    perms = [np.argsort(loc[d], kind="stable").astype(idx) for d in range(n)]  # sorted by (piece, lower corner)
     while perms[0].size:
         G = blo.shape[0]
         p0 = perms[0]
@@ -80,10 +81,11 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
             p = perms[d]
             gs = g[p]
             lv = loc[d][p]
-            run = np.maximum.accumulate(gs * M + hic[d][p])  # running max of upper corners within the piece
+            gM = gs.astype(np.int64) * M
+            run = np.maximum.accumulate(gM + hic[d][p])  # running max of upper corners within the piece
             ok = np.zeros(p.size, dtype=bool)
             g1, l1 = gs[1:], lv[1:]
-            ok[1:] = (g1 == gs[:-1]) & (run[:-1] <= g1 * M + l1)
+            ok[1:] = (g1 == gs[:-1]) & (run[:-1] <= gM[1:] + l1)
             ok[1:] &= (blo[:, d][g1] < l1) & (l1 < bhi[:, d][g1])
             V = np.flatnonzero(ok)
             if V.size == 0:
@@ -124,7 +126,7 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
         nlo[2 * r + 1, cd] = ct
         leaves = perms[0]
         gl = g[leaves]
-        side = (lo[leaves, best_d[gl]] >= best_t[gl]).astype(np.int64)
+        side = lo[leaves, best_d[gl]] >= best_t[gl]
         g[leaves] = 2 * rank[gl] + side
         blo, bhi = nlo, nhi
         perms = [_stable_by_piece(p, g[p]) for p in perms]
@@ -134,4 +136,4 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
 def _stable_by_piece(p: np.ndarray, gs: np.ndarray) -> np.ndarray:
     """``p`` reordered by piece, stably (each old piece's run holds its two children interleaved, so the
     stable sort keeps every child's leaves in lower-corner order; timsort merges the runs in ``O(N)``)."""
-    return p[np.argsort(gs, kind="stable")]
+    return p[np.argsort(gs, kind="stable").astype(p.dtype)]

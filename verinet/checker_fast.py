@@ -93,9 +93,16 @@ def _add(xh, xl, yh, yl):
     return _fast_two_sum(s, e)
 
 
-def _mul(xh, xl, yh, yl):
-    """DWTimesDW: relative error ≤ 6u² (the dropped ``xl·yl`` included)."""
-    p, e = _two_prod(xh, yh)
+def _mul(xh, xl, yh, yl, x_split=None):
+    """DWTimesDW: relative error ≤ 6u² (the dropped ``xl·yl`` included). ``x_split``: Veltkamp's split of
+    ``xh`` when it is already known (weights: split once)."""
+    if x_split is None:
+        p, e = _two_prod(xh, yh)
+    else:
+        p = xh * yh
+        ah, al = x_split
+        bh, bl = _split(yh)
+        e = ((ah * bh - p) + ah * bl + al * bh) + al * bl  # TwoProd with the stored split
     e = e + (xh * yl + xl * yh)
     return _fast_two_sum(p, e)
 
@@ -139,6 +146,7 @@ class FloatNet:
         W_h = Wh.T if transpose else Wh  # (out, in)
         W_l = Wl.T if transpose else Wl
         use = use_lo.T if transpose else use_lo
+        S_h, S_l = _split(W_h)
         B = lo[0].shape[0]
         n_out, n_in = W_h.shape
         sh = np.broadcast_to(bh, (B, n_out)).copy() if bh is not None else np.zeros((B, n_out))
@@ -150,7 +158,7 @@ class FloatNet:
             xh = np.where(u, lo[0][:, j:j + 1], hi[0][:, j:j + 1])  # (B, n_out)
             xl = np.where(u, lo[1][:, j:j + 1], hi[1][:, j:j + 1])
             xe = np.where(u, lo[2][:, j:j + 1], hi[2][:, j:j + 1])
-            ph, pl = _mul(W_h[:, j], W_l[:, j], xh, xl)
+            ph, pl = _mul(W_h[:, j], W_l[:, j], xh, xl, (S_h[:, j], S_l[:, j]))
             sh, sl = _add(sh, sl, ph, pl)
             mag += np.abs(ph)
             prop += np.abs(W_h[:, j]) * xe
@@ -176,7 +184,8 @@ class FloatNet:
             pos_w = Wh > 0  # W_l cannot change the sign of a non-zero W_h; W_h = 0 means W = 0
             zl = self._affine(Wh, Wl, bh, bl, pos_w, xl, xh, False)  # low end: w > 0 takes x's low end
             zh = self._affine(Wh, Wl, bh, bl, ~pos_w, xl, xh, False)
-            bad |= _nonfinite(zl) | _nonfinite(zh)
+            # no overflow check needed here: a NaN or infinite end makes the slope set [0, 1] (the widest)
+            # and fails every later comparison; only the reverse pass's slopes could hide one (see gradient)
             lower_f = _lower_float(*zl)
             upper_f = _upper_float(*zh)
             pos, neg = lower_f > 0, upper_f < 0
@@ -221,7 +230,9 @@ class FloatNet:
 
 
 def _nonfinite(z) -> np.ndarray:
-    return ~(np.isfinite(z[0]).all(axis=1) & np.isfinite(z[1]).all(axis=1) & np.isfinite(z[2]).all(axis=1))
+    """Rows with a NaN or infinite entry (any such entry makes the row's sum non-finite)."""
+    with np.errstate(all="ignore"):
+        return ~np.isfinite(z[0].sum(axis=1) + z[1].sum(axis=1) + z[2].sum(axis=1))
 
 
 def _clip_rows(z, rows, cols, op):
@@ -301,6 +312,7 @@ def norm_upper(g_lo, g_hi, norm: str) -> np.ndarray:
 
 def output_bounds(net: FloatNet, lo: np.ndarray, hi: np.ndarray):
     """Float64 ``(lower, upper)`` of the network's outputs over the boxes (rigorous), and the mask of
-    boxes where something overflowed."""
+    boxes where something overflowed (their bounds may be NaN: every comparison with them fails)."""
     _, (yl, yh), _, bad = net.forward(lo, hi, None)
-    return _lower_float(*yl), _upper_float(*yh), bad
+    lo_f, hi_f = _lower_float(*yl), _upper_float(*yh)
+    return lo_f, hi_f, bad | _nonfinite((lo_f, hi_f, hi_f))
