@@ -13,7 +13,14 @@ arithmetic on the weights as written in the model file), and the *evidence* that
 * a robustness certificate carries the query (region and property), the verdict and generic evidence:
   a partition whose leaves each satisfy the property, or a counterexample point;
 * a ``vnnlib`` certificate (schema version 2, :mod:`verinet.prooftree`) carries the cases of a VNN-LIB
-  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample).
+  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample);
+* a ``radius-robustness`` certificate carries the verified radius with a partition of that ball and the
+  falsified radius with its counterexample (:func:`radius_certificate`).
+
+Schema version ``"3"``: the leaves of a Lipschitz or local-robustness certificate may instead live in a
+binary companion ``<name>.leaves.npz`` (exact float64 arrays, :mod:`verinet.leaftable`) named in
+``evidence.leaves`` with its SHA-256; ``format="auto"`` chooses it from
+:data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on.
 
 Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
 documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::

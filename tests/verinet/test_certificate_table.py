@@ -439,3 +439,14 @@ def test_save_network_round_trip_for_tables(tmp_path):
     p = write_certificate(lipschitz_certificate(res, net, format="npz"), tmp_path / "c.json")
     r = check_certificate(p)
     assert r.valid and r.total_leaves == 144
+
+
+def test_radius_cli_certificate(tmp_path):
+    model = _copy("seed/random02.json", tmp_path)
+    out = tmp_path / "rad.json"
+    r = CliRunner().invoke(main, ["robust", "radius", str(model), "--center", "0.5,0.5", "--epsilon", "0.3",
+                                  "--time-limit", "10", "--certificate", str(out)])
+    assert r.exit_code == 0, r.output
+    assert load_certificate(out)["kind"] == "radius-robustness"
+    c = CliRunner().invoke(main, ["check", str(out)])
+    assert c.exit_code == 0 and c.stdout.strip() == "valid"
