@@ -134,7 +134,14 @@ class FloatNet:
             bl = np.array([p[1] for p in b], dtype=np.float64)
             if not (np.isfinite(Wh).all() and np.isfinite(bh).all()) or np.abs(Wh).max(initial=0) > 2.0 ** 900:
                 raise OverflowError("weight beyond the range of the screening kernel")
+            # |q − h − l| ≤ 2⁻⁵³|l| needs l normal; for |h| ≥ 2⁻⁹⁰⁰ a subnormal l still leaves
+            # |q − h − l| ≤ 2⁻¹⁰⁷⁵ ≤ 2⁻¹⁷⁵|h|, inside the per-term allowance. Tinier weights: exact checks only.
+            for a in (Wh, bh):
+                if ((a != 0) & (np.abs(a) < 2.0 ** -900)).any():
+                    raise OverflowError("weight below the range of the screening kernel")
             alpha = _dd(Fraction(L.a_num, L.a_den)) if L.act == "leaky_relu" else (0.0, 0.0)
+            if 0 < abs(alpha[0]) < 2.0 ** -900:
+                raise OverflowError("leaky slope below the range of the screening kernel")
             self.layers.append((Wh, Wl, bh, bl, L.act, alpha))
 
     # ------------------------------------------------------------------ one affine map, one endpoint

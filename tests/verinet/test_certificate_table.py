@@ -450,3 +450,19 @@ def test_radius_cli_certificate(tmp_path):
     assert load_certificate(out)["kind"] == "radius-robustness"
     c = CliRunner().invoke(main, ["check", str(out)])
     assert c.exit_code == 0 and c.stdout.strip() == "valid"
+
+
+def test_kernel_refuses_weights_outside_its_range(tmp_path):
+    """Weights below 2⁻⁹⁰⁰ would break the relative error bound: the kernel refuses them and every leaf is
+    checked exactly instead (same answer)."""
+    from verinet import Layer, Network
+
+    net = Network((Layer.from_exact([["1e-300", "1"], ["-1", "0.5"]], ["0", "0.25"]),
+                   Layer.from_exact([["2", "-1"]], ["0"], "identity")))
+    with pytest.raises(OverflowError):
+        FloatNet(_exact_layers(net))
+    save_network(net, tmp_path / "tiny.json")
+    net = load_network(tmp_path / "tiny.json")
+    res, _ = grid_result(net, Region.box([-1, -1], [1, 1]), 6)
+    p = write_certificate(lipschitz_certificate(res, net, format="npz"), tmp_path / "c.json")
+    assert check_certificate(p).valid
