@@ -53,6 +53,7 @@ def main() -> None:
                     help="leaves re-verified when checking a JSON certificate of 1M leaves or more")
     ap.add_argument("--workers", default="1,2", help="worker counts for the npz check")
     ap.add_argument("--search-boxes", type=int, default=2000, help="box budget of the genuine search row")
+    ap.add_argument("--formats", default="json,npz", help="certificate formats to measure")
     args = ap.parse_args()
     from tests.verinet.grid_partition import grid_result
     from verinet.certificate import lipschitz_certificate, write_certificate
@@ -70,7 +71,7 @@ def main() -> None:
             k = max(1, round(size ** 0.5))
             res, search = grid_result(net, region, k)
             n = len(res.partition)
-            for fmt in ("json", "npz"):
+            for fmt in args.formats.split(","):
                 path = tmp / f"c{n}.{fmt}.json"
                 t = time.perf_counter()
                 write_certificate(lipschitz_certificate(res, net, format=fmt), path)
@@ -101,7 +102,7 @@ def main() -> None:
         n = len(res.partition)
         print(f"genuine search: net 2-8-8-1 (ReLU), box [-1, 1]², tol 0, {res.boxes} boxes, {n} leaves "
               f"({sum(1 for leaf in res.partition if leaf.fixed)} fixing signs)")
-        for fmt in ("json", "npz"):
+        for fmt in args.formats.split(","):
             path = tmp / f"s.{fmt}.json"
             t = time.perf_counter()
             write_certificate(lipschitz_certificate(res, net, format=fmt), path)

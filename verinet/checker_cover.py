@@ -42,15 +42,13 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
     from verinet.checker import _tiling_failure
 
     idx = np.int32 if max(int(top.max()) + 2, len(lo)) < 2**31 else np.int64  # halves the memory traffic
-    lo = np.asarray(lo, dtype=idx)
-    hi = np.asarray(hi, dtype=idx)
     N, n = lo.shape
     M = int(top.max()) + 2  # packs (piece, rank) into one int64: piece·M + rank
     g = np.zeros(N, dtype=idx)  # piece of each leaf
     blo = np.zeros((1, n), dtype=np.int64)  # pieces' boxes (ranks)
     bhi = np.asarray(top, dtype=np.int64).reshape(1, n).copy()
-    loc = [np.ascontiguousarray(lo[:, d]) for d in range(n)]  # columns: gathers stay in cache
-    hic = [np.ascontiguousarray(hi[:, d]) for d in range(n)]
+    loc = [lo[:, d].astype(idx) for d in range(n)]  # columns: gathers stay in cache
+    hic = [hi[:, d].astype(idx) for d in range(n)]
     perms = [np.argsort(loc[d], kind="stable").astype(idx) for d in range(n)]  # sorted by (piece, lower corner)
     while perms[0].size:
         G = blo.shape[0]
@@ -61,7 +59,10 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
         single = sizes[gs0] == 1
         if single.any():
             i1 = p0[single]
-            same = (lo[i1] == blo[g[i1]]).all(axis=1) & (hi[i1] == bhi[g[i1]]).all(axis=1)
+            gi = g[i1]
+            same = np.ones(i1.size, dtype=bool)
+            for d in range(n):
+                same &= (loc[d][i1] == blo[gi, d]) & (hic[d][i1] == bhi[gi, d])
             if not same.all():
                 i = int(i1[np.argmin(same)])
                 return f"leaf {i} does not fill its part of the box (a gap, an overlap or a leaf outside it)"
@@ -107,7 +108,8 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
             members = perms[0][stuck[g[perms[0]]]]
             for piece in np.flatnonzero(stuck):
                 idx = members[g[members] == piece].tolist()
-                why = _tiling_failure({i: lo[i].tolist() for i in idx}, {i: hi[i].tolist() for i in idx},
+                why = _tiling_failure({i: [int(c[i]) for c in loc] for i in idx},
+                                      {i: [int(c[i]) for c in hic] for i in idx},
                                       {i: fixed_of(i) for i in idx}, blo[piece].tolist(), bhi[piece].tolist(),
                                       ids=idx)
                 if why is not None:
@@ -126,7 +128,11 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
         nlo[2 * r + 1, cd] = ct
         leaves = perms[0]
         gl = g[leaves]
-        side = lo[leaves, best_d[gl]] >= best_t[gl]
+        dl = best_d[gl]
+        side = np.zeros(leaves.size, dtype=bool)
+        for d in range(n):
+            m = dl == d
+            side[m] = loc[d][leaves[m]] >= best_t[gl[m]]
         g[leaves] = 2 * rank[gl] + side
         blo, bhi = nlo, nhi
         perms = [_stable_by_piece(p, g[p]) for p in perms]
