@@ -9,7 +9,7 @@ companion file, named in the document with its SHA-256 (which the checker verifi
                  "leaves": {"file": "net.certificate.leaves.npz", "sha256": "…", "count": N, "dim": n,
                             "null": {"17": [[layer, neuron, "λ"], ...]}}}
 
-The companion is an uncompressed-header, deflate-compressed zip of ``.npy`` arrays (numpy's ``.npz``
+The companion is a deflate-compressed zip of ``.npy`` arrays (numpy's ``.npz``
 layout, read with ``allow_pickle=False``: no array may hold Python objects):
 
 * ``coords_<d>`` (float64, strictly increasing): the distinct corner values of coordinate ``d``;
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import zipfile
 from collections.abc import Callable
@@ -50,7 +49,7 @@ _NAMES = ("lower_index", "upper_index", "bound", "precision", "fixed_ptr", "fixe
 _MAX_MEMBER_BYTES = 1 << 34
 
 
-def file_sha256(path, progress: Callable[[int], None] | None = None) -> str:
+def file_sha256(path) -> str:
     """SHA-256 of a file, read in 8 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -251,7 +250,8 @@ class LeafTableMismatch(CertificateError):
     """The companion file is not the one the certificate names (a rejected certificate, not bad input)."""
 
 
-def zlib_error():
+def zlib_error() -> type:
+    """The exception a corrupt deflate stream raises."""
     import zlib
 
     return zlib.error
@@ -308,7 +308,3 @@ class _EmptyLeaf(Exception):
         super().__init__(f"leaf {i} is empty (lower > upper)")
         self.leaf = i
 
-
-def table_fraction(x: float) -> Fraction:
-    """Exact value of a table float (finite by validation)."""
-    return Fraction(float(x)) if math.isfinite(x) else Fraction(0)
