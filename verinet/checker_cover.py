@@ -5,14 +5,15 @@ The leaves are given by integer ranks of their corners per coordinate (indices i
 tables of the exact corner values, :mod:`verinet.leaftable`), so every comparison is an exact integer
 comparison. The recursion is the same as the scalar one: a piece (a box, all its leaves inside it) is cut at
 ``x_d = t`` strictly inside it when no leaf straddles the cut (every leaf before the cut in the order of
-lower corners ends at or before ``t``: a running maximum of upper corners), children cover their parent,
-and a single leaf must equal its piece. Pieces that no coordinate cut separates (leaves that differ only
-in the neuron signs they fix) go to the scalar recursion, which also splits on neuron signs.
+lower corners ends at or before ``t``: a running maximum of upper corners) — at *every* such cut of one
+coordinate at once, so a grid of ``k`` cells per axis takes ``n`` levels, not ``n·log₂ k``; children cover
+their parent, and a single leaf must equal its piece. Pieces that no coordinate cut separates (leaves that
+differ only in the neuron signs they fix) go to the scalar recursion, which also splits on neuron signs.
 
 Any valid cut of a split-tree partition leaves split-tree partitions on both sides (restrict every node of
-the tree to the half-space), so choosing the most balanced valid cut per piece is complete. Each level
-costs ``O(N·n)`` array operations: per coordinate, the leaves stay sorted by (piece, lower corner) from
-one level to the next by a stable sort on the piece alone; about ``log₂ N`` levels for branch-and-bound trees.
+the tree to the half-space), so cutting at any valid cuts is complete. Each level costs ``O(N·n)`` array
+operations: per coordinate, the leaves stay sorted by (piece, lower corner) from one level to the next by a
+stable sort on the piece alone; there are at most as many levels as the tree is deep.
 """
 
 from __future__ import annotations
@@ -74,10 +75,9 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
         if not multi.any():
             return None
         perms = [p[multi[g[p]]] for p in perms]
-        # ---- per coordinate: the most balanced valid cut of each piece
-        best_score = np.full(G, np.iinfo(np.int64).max)
-        best_d = np.full(G, -1, dtype=np.int64)
-        best_t = np.zeros(G, dtype=np.int64)
+        # ---- per coordinate: every valid cut of each piece (no leaf straddles it, strictly inside)
+        oks, gss, lvs = [], [], []
+        count = np.zeros((n, G), dtype=np.int64)
         for d in range(n):
             p = perms[d]
             gs = g[p]
@@ -88,22 +88,14 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
             g1, l1 = gs[1:], lv[1:]
             ok[1:] = (g1 == gs[:-1]) & (run[:-1] <= gM[1:] + l1)
             ok[1:] &= (blo[:, d][g1] < l1) & (l1 < bhi[:, d][g1])
-            V = np.flatnonzero(ok)
-            if V.size == 0:
-                continue
-            first = np.searchsorted(gs, np.arange(G))  # start of each piece in this order
-            mid = first + sizes // 2
-            for cand in (np.searchsorted(V, mid), np.searchsorted(V, mid) - 1):
-                cand = np.clip(cand, 0, V.size - 1)
-                pos = V[cand]
-                valid = multi & (gs[pos] == np.arange(G))
-                score = np.abs(2 * (pos - first) - sizes)
-                better = valid & (score < best_score)
-                best_score = np.where(better, score, best_score)
-                best_d = np.where(better, d, best_d)
-                best_t = np.where(better, lv[pos], best_t)
+            oks.append(ok)
+            gss.append(gs)
+            lvs.append(lv)
+            count[d] = np.bincount(gs[ok], minlength=G)
+        best_d = np.argmax(count, axis=0)  # the coordinate with the most cuts
+        cuts = count[best_d, np.arange(G)]
         # ---- pieces without a coordinate cut: the scalar recursion (neuron signs)
-        stuck = multi & (best_d < 0)
+        stuck = multi & (cuts == 0)
         if stuck.any():
             members = perms[0][stuck[g[perms[0]]]]
             for piece in np.flatnonzero(stuck):
@@ -114,28 +106,29 @@ def tiling_failure_ranks(lo: np.ndarray, hi: np.ndarray, top: np.ndarray, n_fixe
                                       ids=idx)
                 if why is not None:
                     return why
-            perms = [p[~stuck[g[p]]] for p in perms]
-            if not perms[0].size:
-                return None
-        # ---- cut: new pieces 2r (left) and 2r + 1 (right), r the rank of the cut piece
+        # ---- cut every remaining piece at all the valid cuts of its chosen coordinate at once: consecutive
+        # cuts bound slabs, and each valid cut keeps the leaves before it below it and those after above it,
+        # so each slab holds exactly the leaves between its two cuts (and the slabs cover the piece)
         cut = multi & ~stuck
-        rank = np.cumsum(cut) - 1
-        cd, ct = best_d[cut], best_t[cut]
-        nlo = np.repeat(blo[cut], 2, axis=0)
-        nhi = np.repeat(bhi[cut], 2, axis=0)
-        r = np.arange(cd.size)
-        nhi[2 * r, cd] = ct
-        nlo[2 * r + 1, cd] = ct
-        leaves = perms[0]
-        gl = g[leaves]
-        dl = best_d[gl]
-        side = np.zeros(leaves.size, dtype=bool)
+        slabs = np.where(cut, cuts + 1, 0)
+        offset = np.cumsum(slabs) - slabs  # first new piece of each cut piece (in piece order)
+        nlo = np.repeat(blo, slabs, axis=0)
+        nhi = np.repeat(bhi, slabs, axis=0)
         for d in range(n):
-            m = dl == d
-            side[m] = loc[d][leaves[m]] >= best_t[gl[m]]
-        g[leaves] = 2 * rank[gl] + side
+            p, gs, ok, lv = perms[d], gss[d], oks[d], lvs[d]
+            chosen = cut[gs] & (best_d[gs] == d)
+            mark = ok & chosen
+            run = np.cumsum(mark)
+            first = np.searchsorted(gs, gs)  # start of each leaf's piece in this order
+            slab = run - run[first]  # cuts at or before the leaf within its piece (no cut at a piece's start)
+            g[p[chosen]] = offset[gs[chosen]] + slab[chosen]
+            j = np.flatnonzero(mark)
+            right = offset[gs[j]] + slab[j]  # the new piece that starts at cut j
+            nlo[right, d] = lv[j]
+            nhi[right - 1, d] = lv[j]
+        keep = [cut[gss[d]] for d in range(n)]
         blo, bhi = nlo, nhi
-        perms = [_stable_by_piece(p, g[p]) for p in perms]
+        perms = [_stable_by_piece(p[k], g[p[k]]) for p, k in zip(perms, keep)]
     return None
 
 
