@@ -148,10 +148,11 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     if cert_path is not None:
         from verinet.certificate import lipschitz_certificate, write_certificate
 
-        info(f"building the certificate ({len(result.partition)} leaves) ...", quiet)
+        hush = quiet or len(result.partition) < 100_000  # progress lines only for large certificates
+        info(f"building the certificate ({len(result.partition)} leaves) ...", hush)
         cert = lipschitz_certificate(result, network, format=cert_format)
         try:
-            write_certificate(cert, cert_path, progress=lambda msg: info(msg, quiet))
+            write_certificate(cert, cert_path, progress=lambda msg: info(msg, hush))
         except OSError as exc:
             save_failed("the certificate", cert_path, exc)
         info(f"certificate written to {cert_path}", quiet)

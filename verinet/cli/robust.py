@@ -171,8 +171,7 @@ def _local_certificate(path, r, net, quiet: bool, cert_format: str = "auto") -> 
     """Write the certificate of a local robustness result (one error line if it cannot be built)."""
     from verinet.certificate import local_robustness_certificate, write_certificate
 
-    write_certificate(local_robustness_certificate(r, net, format=cert_format), path,
-                      progress=lambda msg: info(msg, quiet))
+    write_certificate(local_robustness_certificate(r, net, format=cert_format), path)
     info(f"certificate written to {path}", quiet)
 
 
