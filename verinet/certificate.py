@@ -13,7 +13,14 @@ arithmetic on the weights as written in the model file), and the *evidence* that
 * a robustness certificate carries the query (region and property), the verdict and generic evidence:
   a partition whose leaves each satisfy the property, or a counterexample point;
 * a ``vnnlib`` certificate (schema version 2, :mod:`verinet.prooftree`) carries the cases of a VNN-LIB
-  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample).
+  property and, for ``unsat``, the split tree of the search (or, for ``sat``, the counterexample);
+* a ``radius-robustness`` certificate carries the verified radius with a partition of that ball and the
+  falsified radius with its counterexample (:func:`radius_certificate`).
+
+Schema version ``"3"``: the leaves of a Lipschitz or local-robustness certificate may instead live in a
+binary companion ``<name>.leaves.npz`` (exact float64 arrays, :mod:`verinet.leaftable`) named in
+``evidence.leaves`` with its SHA-256; ``format="auto"`` chooses it from
+:data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on.
 
 Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
 documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::
@@ -52,11 +59,14 @@ from verinet.exactfmt import float_to_exact_str, fraction_to_str
 __all__ = [
     "FORMAT",
     "SCHEMA_VERSION",
+    "TABLE_SCHEMA_VERSION",
     "SEMANTICS",
     "VERDICTS",
     "lipschitz_certificate",
     "lipschitz_statement",
+    "radius_certificate",
     "load_certificate",
+    "resolve_format",
     "robustness_certificate",
     "schema",
     "write_certificate",
@@ -64,6 +74,8 @@ __all__ = [
 
 FORMAT = "verinet-certificate"
 SCHEMA_VERSION = "2"
+#: documents whose leaves are in a companion ``.npz`` table (:mod:`verinet.leaftable`)
+TABLE_SCHEMA_VERSION = "3"
 SEMANTICS = "exact real arithmetic on the weights as written in the model file"
 #: verdicts a robustness certificate may carry (an unconfirmed counterexample is not a certificate)
 VERDICTS = ("verified", "falsified", "unknown", "timeout")
@@ -254,7 +266,7 @@ def _input_gradient(result, network, lo0: np.ndarray, hi0: np.ndarray, output: d
     }
 
 
-def lipschitz_certificate(result, network) -> dict:
+def lipschitz_certificate(result, network, *, format: str = "json") -> dict:
     """A certificate (a JSON-ready dict) for a rigorous :class:`~verinet.lipschitz.LipschitzResult`.
 
     ``network`` must be the network the result was computed for, loaded from a file (its ``source`` and
@@ -262,10 +274,15 @@ def lipschitz_certificate(result, network) -> dict:
     complete rigorous result (no status, non-finite or inconsistent bounds, no partition, a positive lower
     bound without witness) and for a network without a model file.
 
+    ``format``: ``"json"`` (leaves inline, exact decimal strings), ``"npz"`` (schema version 3: the leaves
+    as a :class:`~verinet.leaftable.LeafTable` that :func:`write_certificate` writes to a companion
+    ``.npz``) or ``"auto"`` (``npz`` from :data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on).
+
     Rigorous: the document states exactly the result's bounds (exact decimals of the float64 values,
     already rounded outward) and its evidence; it adds no claim of its own.
     """
     _require_rigorous(result)
+    table = resolve_format(format, len(result.partition)) == "npz"
     region = result.region
     if region.dim != network.n_inputs:
         raise CertificateError(f"result's region has {region.dim} coordinates, network has {network.n_inputs} inputs")
@@ -302,7 +319,7 @@ def lipschitz_certificate(result, network) -> dict:
         environment=_environment(),
         evidence={
             "domain": {"lower": [_exact(v) for v in lo0.tolist()], "upper": [_exact(v) for v in hi0.tolist()]},
-            "leaves": [
+            "leaves": _lipschitz_table(result.partition) if table else [
                 {
                     "lower": [_exact(v) for v in leaf.lower],
                     "upper": [_exact(v) for v in leaf.upper],
@@ -324,7 +341,34 @@ def lipschitz_certificate(result, network) -> dict:
         },
         history=_thin_history(result.history),
     )
+    if table:
+        doc["schema_version"] = TABLE_SCHEMA_VERSION
     return doc
+
+
+def resolve_format(format: str, n_leaves: int) -> str:
+    """``"json"`` or ``"npz"`` for a certificate of ``n_leaves`` leaves (``"auto"``: npz from
+    :data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on)."""
+    from verinet.leaftable import AUTO_NPZ_LEAVES
+
+    if format not in ("json", "npz", "auto"):
+        raise CertificateError(f"unknown certificate format {format!r}: use json, npz or auto")
+    if format == "auto":
+        return "npz" if n_leaves >= AUTO_NPZ_LEAVES else "json"
+    return format
+
+
+def _lipschitz_table(partition):
+    """The leaves of a Lipschitz partition as a :class:`~verinet.leaftable.LeafTable` (exact float64)."""
+    from verinet.leaftable import LeafTable
+
+    lo = np.array([leaf.lower for leaf in partition], dtype=np.float64)
+    hi = np.array([leaf.upper for leaf in partition], dtype=np.float64)
+    bound = np.fromiter((leaf.bound for leaf in partition), dtype=np.float64, count=len(partition))
+    precision = np.fromiter((leaf.precision for leaf in partition), dtype=np.int32, count=len(partition))
+    fixed = [leaf.fixed for leaf in partition] if any(leaf.fixed for leaf in partition) else None
+    null = {i: list(leaf.null) for i, leaf in enumerate(partition) if leaf.null}
+    return LeafTable.from_boxes(lo, hi, bound=bound, precision=precision, fixed=fixed, null=null)
 
 
 # ---------------------------------------------------------------------------------------------- robustness
@@ -515,7 +559,7 @@ def _ibp_evidence(network, region, prop: dict, max_leaves: int) -> dict:
     return {"domain": {"lower": lo0.tolist(), "upper": hi0.tolist()}, "leaves": leaves}
 
 
-def local_robustness_certificate(result, network, *, max_leaves: int = 4096) -> dict:
+def local_robustness_certificate(result, network, *, max_leaves: int = 4096, format: str = "json") -> dict:
     """A certificate for a local robustness result (``verinet.robustness.LocalResult`` or anything whose
     ``to_json()`` has ``verdict``, ``mode``, ``region``, ``label``/``epsilon``/``outputs`` and
     ``counterexample``).
@@ -524,6 +568,8 @@ def local_robustness_certificate(result, network, *, max_leaves: int = 4096) -> 
     re-verify: a partition of the ball's bounding box on whose every leaf interval propagation proves the
     property, built here (at most ``max_leaves`` boxes, else CertificateError: the verdict may rest on a
     proof the checker cannot replay). UNKNOWN and TIMEOUT make no claim.
+
+    ``format``: ``"json"``, ``"npz"`` or ``"auto"`` as for :func:`lipschitz_certificate`.
 
     Rigorous: records the result's verdict; the evidence is re-verified by :mod:`verinet.checker`.
     """
@@ -554,19 +600,123 @@ def local_robustness_certificate(result, network, *, max_leaves: int = 4096) -> 
             raise CertificateError("a verified classifier result without its label cannot be certified")
         evidence = _ibp_evidence(network, region, prop, max_leaves)
     stats = {key: d.get(key) for key in ("boxes", "seconds", "bound", "lipschitz_bound", "note") if key in d}
-    return robustness_certificate("local-robustness", {"region": region.to_json(), "property": prop}, verdict,
-                                  evidence, network, statistics=stats)
+    doc = robustness_certificate("local-robustness", {"region": region.to_json(), "property": prop}, verdict,
+                                 evidence, network, statistics=stats)
+    return _tabulate_robust(doc, evidence, format)
+
+
+def radius_certificate(result, network, center, *, output: int | None = None, max_leaves: int = 4096) -> dict:
+    """A certificate (kind ``radius-robustness``) for a :class:`verinet.robustness.RadiusResult`.
+
+    The claim is the pair of radii: robust on the ball of radius ``verified_radius`` around ``center``
+    (evidence: a partition of that ball's bounding box on whose every leaf interval propagation proves the
+    property, as for ``local-robustness``; CertificateError beyond ``max_leaves`` boxes), and not robust
+    on any ball of radius ≥ ``falsified_radius`` (evidence: a counterexample at distance ≤ it). Either may
+    be absent; with neither the certificate makes no claim. ``output``: the regression output the run
+    watched (default: every output).
+
+    Rigorous: records the result's radii; :mod:`verinet.checker_radius` re-verifies both exactly.
+    """
+    from verinet.region import Region
+
+    c = [Fraction(v) if isinstance(v, (Fraction, int)) else Fraction(float(v)) for v in center]
+    vr, fr = result.verified_radius, result.falsified_radius
+    if result.epsilon is None:
+        if result.label is None:
+            raise CertificateError("a classifier radius result without its label cannot be certified")
+        prop = {"type": "classification", "label": int(result.label)}
+    else:
+        outs = list(range(network.n_outputs)) if output is None else [int(output)]
+        prop = {"type": "regression", "outputs": outs, "epsilon": Fraction(result.epsilon), "reference": c}
+    evidence: dict = {}
+    if vr is not None:
+        ball = Region.ball(c, vr, result.norm)
+        evidence["verified"] = {"region": ball.to_json(), **_ibp_evidence(network, ball, prop, max_leaves)}
+    if fr is not None:
+        if result.x is None:
+            raise CertificateError("a falsified radius without its counterexample cannot be certified")
+        evidence["counterexample"] = {"point": [Fraction(v) if isinstance(v, Fraction) else float(v)
+                                                for v in result.x]}
+    verdict = "verified" if vr is not None else ("falsified" if fr is not None else "unknown")
+    shown = vr if vr is not None else (fr if fr is not None else (result.probes[0][0] if result.probes else 1))
+    query = {"region": Region.ball(c, shown, result.norm).to_json(), "center": c, "norm": result.norm,
+             "property": prop}
+    stats = {"probes": len(result.probes), "seconds": result.seconds}
+    doc = robustness_certificate("radius-robustness", query, verdict, evidence, network, statistics=stats)
+    doc["claim"].update(verified_radius=None if vr is None else _exact(vr),
+                        falsified_radius=None if fr is None else _exact(fr))
+    doc["claim"]["statement"] = radius_statement(doc["query"]["property"], doc["claim"], result.norm)
+    return doc
+
+
+def radius_statement(prop: dict, claim: dict, norm: str) -> str:
+    """The claim of a radius certificate in one or two sentences."""
+    p = _NORM_SYMBOL.get(norm, norm)
+    what = _robustness_statement("local-robustness", prop, "verified")[len("For every input x in the region, "):]
+    parts = []
+    if claim.get("verified_radius") is not None:
+        parts.append(f"For every input x with ‖x − x₀‖{p} ≤ {claim['verified_radius']}, {what}")
+    if claim.get("falsified_radius") is not None:
+        parts.append(f"A counterexample at ‖x − x₀‖{p} ≤ {claim['falsified_radius']} violates the property, "
+                     "so no larger radius is robust.")
+    return " ".join(parts) or "No claim: no radius was verified or falsified."
+
+
+def _tabulate_robust(doc: dict, evidence: dict, format: str) -> dict:
+    """``doc`` with its leaves moved to a :class:`~verinet.leaftable.LeafTable` when ``format`` asks for it."""
+    from verinet.leaftable import LeafTable
+
+    leaves = evidence.get("leaves") or []
+    if not leaves or resolve_format(format, len(leaves)) != "npz":
+        return doc
+    lo = np.array([leaf["lower"] for leaf in leaves], dtype=np.float64)
+    hi = np.array([leaf["upper"] for leaf in leaves], dtype=np.float64)
+    outside = np.array([1 if leaf.get("outside") else 0 for leaf in leaves], dtype=np.int8)
+    doc["evidence"]["leaves"] = LeafTable.from_boxes(lo, hi, outside=outside if outside.any() else None)
+    doc["schema_version"] = TABLE_SCHEMA_VERSION
+    return doc
 
 
 # ---------------------------------------------------------------------------------------------- files
-def write_certificate(cert: dict, path) -> Path:
-    """Write ``cert`` as UTF-8 JSON (atomically: a temporary file renamed into place). Returns the path."""
+def companion_name(path) -> str:
+    """File name of the leaf table of the certificate ``path``: ``net.cert.json`` → ``net.cert.leaves.npz``."""
+    p = Path(os.fspath(path))
+    stem = p.name[:-5] if p.name.lower().endswith(".json") else p.name
+    return f"{stem}.leaves.npz"
+
+
+def write_certificate(cert: dict, path, progress=None) -> Path:
+    """Write ``cert`` as UTF-8 JSON, atomically (temporary files renamed into place; nothing is left
+    behind on an error or Ctrl-C). A document whose ``evidence.leaves`` is a
+    :class:`~verinet.leaftable.LeafTable` is written as a small JSON file plus the companion
+    ``<name>.leaves.npz`` next to it, named there with its SHA-256. ``progress(message)`` is called at
+    each step (for large certificates). Returns the path of the JSON document."""
+    from verinet.leaftable import LeafTable
+
     if not isinstance(cert, dict) or cert.get("format") != FORMAT:
         raise CertificateError("not a verinet certificate (missing 'format': 'verinet-certificate')")
     p = Path(os.fspath(path))
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(cert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    evidence = cert.get("evidence")
+    table = evidence.get("leaves") if isinstance(evidence, dict) else None
+    companion = None
+    try:
+        if isinstance(table, LeafTable):
+            name = companion_name(p)
+            if progress is not None:
+                progress(f"writing {table.count} leaves to {name} ...")
+            digest = table.write(p.with_name(name))
+            companion = p.with_name(name)
+            cert = {**cert, "evidence": {**evidence, "leaves": table.reference(name, digest)}}
+        if progress is not None:
+            progress(f"writing {p.name} ...")
+        tmp.write_text(json.dumps(cert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, p)
+    except BaseException:  # no document was written: remove its companion too
+        tmp.unlink(missing_ok=True)
+        if companion is not None:
+            companion.unlink(missing_ok=True)
+        raise
     return p
 
 

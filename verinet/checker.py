@@ -662,7 +662,7 @@ def _keys(values: list[list[Fraction]]) -> list[list]:
     return values
 
 
-def _tiling_failure(lo: list[list], hi: list[list], fixed: list[dict], box_lo: list, box_hi: list) -> str | None:
+def _tiling_failure(lo, hi, fixed, box_lo: list, box_hi: list, ids: list[int] | None = None) -> str | None:
     """None if the leaves tile the box exactly, else the reason.
 
     A leaf is the part of its box ``[lo[i], hi[i]]`` where the neurons of ``fixed[i]`` (``{(layer, neuron):
@@ -676,9 +676,12 @@ def _tiling_failure(lo: list[list], hi: list[list], fixed: list[dict], box_lo: l
     a single leaf must be exactly ``(box, F)``. Success proves the leaves cover the box (induction over the
     recursion); leaves with disjoint boxes or opposite signs overlap at most on a null set. Any valid
     decomposition order succeeds on the trees branch-and-bound builds, so the greedy choice is complete.
+
+    ``lo``, ``hi`` and ``fixed`` are lists, or mappings from the leaf numbers ``ids`` (a piece of a larger
+    partition, :mod:`verinet.checker_cover`).
     """
     n = len(box_lo)
-    stack = [(list(range(len(lo))), list(box_lo), list(box_hi), {})]
+    stack = [(list(range(len(lo))) if ids is None else list(ids), list(box_lo), list(box_hi), {})]
     while stack:
         idx, blo, bhi, F = stack.pop()
         if not idx:
@@ -849,7 +852,7 @@ def _choose(total: int, sample: int | None, seed: int, first: int) -> list[int]:
 
 
 # ============================================================================================ Lipschitz
-def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed) -> CheckResult:
+def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, **table_options) -> CheckResult:
     region = _Region.parse(_get(cert, "query.region", dict))
     if len(region.lower) != n:
         raise _Invalid(f"the region has {len(region.lower)} coordinates, the model has {n} inputs")
@@ -868,26 +871,16 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     if upper < 0:
         raise _Invalid("the claimed upper bound is negative")
     evidence = _get(cert, "evidence", dict)
+    if isinstance(evidence.get("leaves"), dict):  # schema 3: the leaves are in a companion .npz table
+        from verinet.checker_stream import check_lipschitz_table
+
+        _check_witness(evidence, region, quantity, lower, n)
+        return check_lipschitz_table(cert, layers, n, region, quantity, upper, sample, seed, **table_options)
 
     L, H, FX = _check_cover(region, evidence, n, layers)
     leaves = evidence["leaves"]
     total = len(leaves)
-
-    # lower bound: a witness point of the region whose exact gradient enclosure has min norm ≥ lower
-    if lower > 0:
-        w = evidence.get("witness")
-        if not isinstance(w, dict) or "point" not in w:
-            raise _Invalid("no witness point for the positive lower bound")
-        x = _qvec(w["point"], n, "evidence.witness.point")
-        if not region.contains(x):
-            raise _Invalid("witness outside the region")
-        ok, shown, sufficient_only = quantity.lower_ok(quantity.enclosure(x, x), lower)
-        if not ok and sufficient_only:
-            raise _Invalid(f"cannot confirm the l2 operator norm lower bound {_show(lower)} at the witness "
-                           f"exactly ({shown})")
-        if not ok:
-            raise _Invalid(f"exact gradient norm at the witness ({shown}) is below the claimed lower bound "
-                           f"{_show(lower)}")
+    _check_witness(evidence, region, quantity, lower, n)
 
     # upper bound: every recorded leaf bound ≤ the claim, then the exact enclosure of each (sampled) leaf
     bounds = [_q(leaf.get("bound"), f"leaf {i} bound") for i, leaf in enumerate(leaves)]
@@ -897,36 +890,65 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     first = max(range(total), key=bounds.__getitem__)
     chosen = _choose(total, sample, seed, first)
     free = [a < b for a, b in zip(region.lower, region.upper)]
-    linear = None
-    if evidence.get("preactivation", "interval") == "linear":  # leaves enclosed with linear bounds
-        from verinet.checker_linear import ArbNetwork
-
-        linear = ArbNetwork.from_exact(layers)
-    elif evidence.get("preactivation", "interval") != "interval":
-        raise CertificateError("malformed certificate: evidence.preactivation must be 'interval' or 'linear'")
+    linear = _linear_network(evidence, layers)
     for i in chosen:
-        if leaves[i].get("null") is not None:
-            why = _null_failure(layers, L[i], H[i], FX[i], leaves[i]["null"], free, i)
-            if why is not None:
-                raise _Invalid(why)
-            continue  # a null set bounds nothing
-        G = quantity.enclosure(L[i], H[i], FX[i], linear)
-        if G is None:  # an empty piece: no point of the region to bound
-            continue
-        ok, shown, sufficient_only = quantity.upper_ok(G, bounds[i])
-        if not ok and linear is not None:  # the checker's own bounds may be coarser: halve the leaf
-            ok = _halves_ok(quantity, L[i], H[i], FX[i], linear, bounds[i])
-        if not ok and sufficient_only:
-            raise _Invalid(f"leaf {i}: cannot confirm l2 operator norm bound exactly ({shown}, recorded "
-                           f"bound {_show(bounds[i])})")
-        if not ok:
-            over_claim = not quantity.upper_ok(G, upper)[0]
-            target = f"the claimed upper bound {_show(upper)}" if over_claim else (
-                f"the leaf's recorded bound {_show(bounds[i])}")
-            raise _Invalid(f"leaf {i}: exact bound {shown} exceeds {target}")
+        why = _lipschitz_leaf_failure(quantity, layers, L[i], H[i], FX[i], bounds[i], upper, leaves[i].get("null"),
+                                      free, linear, i)
+        if why is not None:
+            raise _Invalid(why)
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+def _linear_network(evidence: dict, layers: list[_ExactLayer]):
+    """The checker's arb network when the leaves were enclosed with linear bounds, else None."""
+    if evidence.get("preactivation", "interval") == "linear":  # leaves enclosed with linear bounds
+        from verinet.checker_linear import ArbNetwork
+
+        return ArbNetwork.from_exact(layers)
+    if evidence.get("preactivation", "interval") != "interval":
+        raise CertificateError("malformed certificate: evidence.preactivation must be 'interval' or 'linear'")
+    return None
+
+
+def _check_witness(evidence: dict, region: _Region, quantity: _Quantity, lower: Fraction, n: int) -> None:
+    """The lower bound: a witness point of the region whose exact gradient enclosure has min norm ≥ lower."""
+    if lower <= 0:
+        return
+    w = evidence.get("witness")
+    if not isinstance(w, dict) or "point" not in w:
+        raise _Invalid("no witness point for the positive lower bound")
+    x = _qvec(w["point"], n, "evidence.witness.point")
+    if not region.contains(x):
+        raise _Invalid("witness outside the region")
+    ok, shown, sufficient_only = quantity.lower_ok(quantity.enclosure(x, x), lower)
+    if not ok and sufficient_only:
+        raise _Invalid(f"cannot confirm the l2 operator norm lower bound {_show(lower)} at the witness "
+                       f"exactly ({shown})")
+    if not ok:
+        raise _Invalid(f"exact gradient norm at the witness ({shown}) is below the claimed lower bound "
+                       f"{_show(lower)}")
+
+
+def _lipschitz_leaf_failure(quantity: _Quantity, layers, lo, hi, fixed: dict, bound: Fraction, upper: Fraction,
+                            null, free: list[bool], linear, i: int) -> str | None:
+    """None if leaf ``i``'s recorded bound is confirmed exactly (or its part is a null set), else the reason."""
+    if null is not None:
+        return _null_failure(layers, lo, hi, fixed, null, free, i)  # a null set bounds nothing
+    G = quantity.enclosure(lo, hi, fixed, linear)
+    if G is None:  # an empty piece: no point of the region to bound
+        return None
+    ok, shown, sufficient_only = quantity.upper_ok(G, bound)
+    if not ok and linear is not None:  # the checker's own bounds may be coarser: halve the leaf
+        ok = _halves_ok(quantity, lo, hi, fixed, linear, bound)
+    if ok:
+        return None
+    if sufficient_only:
+        return f"leaf {i}: cannot confirm l2 operator norm bound exactly ({shown}, recorded bound {_show(bound)})"
+    over_claim = not quantity.upper_ok(G, upper)[0]
+    target = f"the claimed upper bound {_show(upper)}" if over_claim else f"the leaf's recorded bound {_show(bound)}"
+    return f"leaf {i}: exact bound {shown} exceeds {target}"
 
 
 #: a leaf whose checker-side linear bounds are too coarse is split into at most this many pieces
@@ -1029,7 +1051,7 @@ def _box_proves(prop, layers: list[_ExactLayer], lo: list[Fraction], hi: list[Fr
     return all(y[k][0] > y[j][1] for j in range(len(y)) if j != k)
 
 
-def _check_robustness(cert: dict, layers: list[_ExactLayer], n: int, sample, seed) -> CheckResult:
+def _check_robustness(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, **table_options) -> CheckResult:
     kind = cert.get("kind")
     if kind != "local-robustness":
         raise _Invalid(f"the exact checker does not support certificates of kind {kind!r}")
@@ -1050,20 +1072,31 @@ def _check_robustness(cert: dict, layers: list[_ExactLayer], n: int, sample, see
         return CheckResult(True, "valid", 0, 0, False)
     if verdict != "verified":
         raise CertificateError(f"malformed certificate: unknown verdict {verdict!r}")
+    if isinstance(evidence.get("leaves"), dict):  # schema 3: the leaves are in a companion .npz table
+        from verinet.checker_stream import check_robustness_table
+
+        return check_robustness_table(cert, layers, n, region, prop, sample, seed, **table_options)
     L, H, _ = _check_cover(region, evidence, n)
     total = len(L)
     chosen = _choose(total, sample, seed, 0)
     leaves = evidence["leaves"]
     for i in chosen:
-        if leaves[i].get("outside") is True:  # claims to lie outside the region: check that exactly
-            if not region.misses(L[i], H[i]):
-                raise _Invalid(f"leaf {i} is marked outside the region but meets it")
-            continue
-        if not _box_proves(prop, layers, L[i], H[i]):
-            raise _Invalid(f"leaf {i}: exact interval bounds do not prove the property on this leaf")
+        why = _robust_leaf_failure(prop, layers, region, L[i], H[i], leaves[i].get("outside") is True, i)
+        if why is not None:
+            raise _Invalid(why)
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+def _robust_leaf_failure(prop, layers: list[_ExactLayer], region: _Region, lo, hi, outside: bool,
+                         i: int) -> str | None:
+    """None if leaf ``i`` proves the property exactly (or, marked outside, misses the region exactly)."""
+    if outside:  # claims to lie outside the region: check that exactly
+        return None if region.misses(lo, hi) else f"leaf {i} is marked outside the region but meets it"
+    if not _box_proves(prop, layers, lo, hi):
+        return f"leaf {i}: exact interval bounds do not prove the property on this leaf"
+    return None
 
 
 # ============================================================================================ entry point
@@ -1089,8 +1122,9 @@ def _resolve_model(cert: dict, model_path, base: Path) -> Path:
                            "give the model path with --model")
 
 
-#: schema versions this checker reads ("2" adds the ``vnnlib`` kind; version-1 documents check unchanged)
-SCHEMA_VERSIONS = ("1", "2")
+#: schema versions this checker reads ("2" adds the ``vnnlib`` kind, "3" leaves in a companion ``.npz``
+#: table, :mod:`verinet.leaftable`; older documents check unchanged)
+SCHEMA_VERSIONS = ("1", "2", "3")
 
 
 def check_certificate(cert, model_path=None, *, sample: int | None = None, seed: int = 0,
@@ -1112,9 +1146,11 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         ``vnnlib`` certificates: the VNN-LIB file (default: the certificate's ``query.property.file`` next
         to the certificate); its SHA-256 and parsed cases must match the recorded query.
     progress : callable, optional
-        ``progress(done, total)`` after each re-verified leaf (``vnnlib`` certificates).
+        ``progress(done, total)`` after each re-verified leaf (``vnnlib`` certificates) or block of leaves
+        (leaf tables).
     workers : int
-        ``vnnlib`` certificates: re-verify the leaves in this many processes (same answer).
+        ``vnnlib`` certificates and leaf tables (schema 3): re-verify the leaves in this many processes
+        (same answer).
 
     Returns
     -------
@@ -1172,14 +1208,19 @@ def check_certificate(cert, model_path=None, *, sample: int | None = None, seed:
         return CheckResult(False, "model SHA-256 mismatch: the model file changed while it was read")
     try:
         layers = _exact_layers(network)
+        table_options = {"base": base, "progress": progress, "workers": workers}
         if kind == "lipschitz":
-            return _check_lipschitz(cert, layers, network.n_inputs, sample, seed)
+            return _check_lipschitz(cert, layers, network.n_inputs, sample, seed, **table_options)
         if kind == "vnnlib":
             from verinet.checker_vnnlib import check_vnnlib
 
             return check_vnnlib(cert, layers, network.n_inputs, sample, seed, base=base,
                                 property_path=property_path, progress=progress, workers=workers)
-        return _check_robustness(cert, layers, network.n_inputs, sample, seed)
+        if kind == "radius-robustness":
+            from verinet.checker_radius import check_radius
+
+            return check_radius(cert, layers, network.n_inputs, sample, seed, **table_options)
+        return _check_robustness(cert, layers, network.n_inputs, sample, seed, **table_options)
     except _Invalid as exc:
         total = cert.get("evidence", {}).get("leaves") if isinstance(cert.get("evidence"), dict) else None
         return CheckResult(False, str(exc), 0, len(total) if isinstance(total, list) else 0, False)

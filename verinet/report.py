@@ -263,7 +263,7 @@ def _plot_partition(mpl, cert: dict) -> bytes | None:
     leaves = ev.get("leaves") or []
     region = cert.get("query", {}).get("region", {})
     n = len(region.get("lower", []))
-    if n not in (1, 2) or not leaves:
+    if n not in (1, 2) or not leaves or not isinstance(leaves, list):  # a leaf table (.npz) is not drawn
         return None
     Figure, Canvas = mpl
     from matplotlib import colors
@@ -391,6 +391,18 @@ def _output_text(out: dict) -> str:
     return f"output {out.get('index')} (absolute value on the output)"
 
 
+def _leaf_count(leaves) -> int:
+    """Number of leaves, listed inline or in a companion table (schema 3)."""
+    if isinstance(leaves, dict):
+        return int(leaves.get("count", 0))
+    return len(leaves)
+
+
+def _table_text(ref: dict) -> str:
+    return (f"The leaves are stored as exact binary float64 arrays in the companion file `{ref.get('file')}` "
+            f"(SHA-256 `{str(ref.get('sha256', '?'))[:16]}…`, checked before it is read).")
+
+
 def _statistics(doc: _Doc, cert: dict) -> None:
     st, env, tool = cert.get("statistics", {}), cert.get("environment", {}), cert.get("tool", {})
     doc.h2("Statistics and environment")
@@ -453,10 +465,13 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
     leaves = ev.get("leaves", [])
     w = ev.get("witness")
     dom = ev.get("domain", {})
-    count = "One leaf box covering" if len(leaves) == 1 else f"{len(leaves)} leaf boxes partitioning"
+    n_leaves = _leaf_count(leaves)
+    count = "One leaf box covering" if n_leaves == 1 else f"{n_leaves} leaf boxes partitioning"
     ev_items = [(f"{count} the box from `{_vector(dom.get('lower', []))}` to "
                  f"`{_vector(dom.get('upper', []))}`, with an upper bound on the gradient norm over "
                  "each (a Clarke-gradient enclosure); the largest is U.")]
+    if isinstance(leaves, dict):
+        ev_items.append(_table_text(leaves))
     if ev.get("preactivation") == "linear":
         ev_items.append("The leaves' pre-activation bounds are linear (CROWN-style) bounds; the checker "
                         "re-derives them with its own linear bounds in ball arithmetic (python-flint arb, "
@@ -541,9 +556,20 @@ def _robustness(doc: _Doc, cert: dict, mpl, check) -> None:
     from verinet.certificate import _robustness_statement
 
     # the sentence is rebuilt from the query, never copied from the document's own prose
-    doc.callout(*_banner(check, f"Verdict: {verdict}.", _robustness_statement(cert["kind"], prop, verdict), tone))
+    if cert["kind"] == "radius-robustness":
+        from verinet.certificate import radius_statement
+
+        statement = radius_statement(prop, claim, q.get("norm", "inf"))
+        radii = [("Verified radius (exact)", f"`{claim.get('verified_radius')}`"),
+                 ("Falsified radius (exact)", f"`{claim.get('falsified_radius')}`"),
+                 ("Centre", f"`{_vector(q.get('center', []))}`")]
+        if isinstance(ev.get("verified"), dict):
+            ev = {**ev, "leaves": ev["verified"].get("leaves")}
+    else:
+        statement, radii = _robustness_statement(cert["kind"], prop, verdict), []
+    doc.callout(*_banner(check, f"Verdict: {verdict}.", statement, tone))
     doc.h2("What was analysed")
-    doc.table(_model_rows(cert) + [
+    doc.table(_model_rows(cert) + radii + [
         ("Region", _region_text(q["region"])),
         ("Property", ", ".join(f"{k} = `{v}`" for k, v in prop.items())),
         ("Semantics", cert.get("semantics", "?")),
@@ -558,11 +584,16 @@ def _robustness(doc: _Doc, cert: dict, mpl, check) -> None:
     doc.h2("Evidence")
     cx = ev.get("counterexample")
     if isinstance(cx, dict):
+        where = ("lies within the falsified radius of the centre" if cert["kind"] == "radius-robustness"
+                 else "lies in the region")
         doc.p(f"Counterexample: the point `{_vector(cx.get('point', []), 8)}` (exact coordinates in the "
-              "certificate), which lies in the region and violates the property in exact arithmetic.")
+              f"certificate), which {where} and violates the property in exact arithmetic.")
     if ev.get("leaves"):
-        doc.p(f"{len(ev['leaves'])} leaf box(es) partitioning a box that contains the region; on each, exact "
+        doc.p(f"{_leaf_count(ev['leaves'])} leaf box(es) partitioning a box that contains the "
+              f"{'verified ball' if cert['kind'] == 'radius-robustness' else 'region'}; on each, exact "
               "interval propagation proves the property.")
+        if isinstance(ev["leaves"], dict):
+            doc.p(_table_text(ev["leaves"]))
     doc.p("Re-check it independently with exact rational arithmetic: `verinet check CERTIFICATE`.")
     _check_block(doc, check)
     if mpl is not None and cert.get("history"):

@@ -266,7 +266,7 @@ def test_malformed_certificates_raise(tmp_path):
     cert, model = seed_cert("random01.json", tmp_path)
     for path, value, match in [
         (("format",), "x", "not a verinet certificate"),
-        (("schema_version",), "3", "schema version"),
+        (("schema_version",), "4", "schema version"),
         (("claim", "upper"), "0x1p-3", "not an exact number"),
         (("claim", "upper"), 0.5, "exact decimal string"),
         (("query", "norm"), "3", "unknown norm"),

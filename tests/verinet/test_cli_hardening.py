@@ -146,7 +146,7 @@ def test_report_and_demo_unwritable(cert_dir, tmp_path):
 def test_result_printed_even_if_saving_fails(tmp_path, monkeypatch):
     import verinet.certificate as certificate
 
-    def fail(cert, path):
+    def fail(cert, path, **kw):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(certificate, "write_certificate", fail)

@@ -233,7 +233,7 @@ def test_version_1_certificates_still_check(tmp_path):
     valid_schema(cert)
     write_certificate(cert, tmp_path / "c.json")
     assert check_certificate(tmp_path / "c.json").valid
-    cert["schema_version"] = "3"
+    cert["schema_version"] = "4"
     write_certificate(cert, tmp_path / "c.json")
     with pytest.raises(CertificateError, match="schema version"):
         check_certificate(tmp_path / "c.json")

@@ -22,14 +22,15 @@ __all__ = ["check"]
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the leaf sample.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="VNN-LIB certificates: re-verify the leaves in this many processes.")
+              help="VNN-LIB certificates and .npz leaf tables: re-verify the leaves in this many processes.")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def check(cert: str, model: str | None, prop: str | None, sample: int | None, seed: int, as_json: bool,
           workers: int = 1, quiet: bool = False) -> None:
     """Re-verify CERT with exact rational arithmetic, independently of the analysis that wrote it.
 
-    Prints "valid" (exit 0) or "invalid: <first reason>" (exit 1); a missing or malformed certificate
-    or model file gives one line on stderr and exit 3.
+    Prints "valid" (exit 0) or "invalid: <first reason>" (exit 1); a missing or malformed certificate,
+    leaf table (.npz companion) or model file gives one line on stderr and exit 3. A companion whose
+    SHA-256 differs from the one the certificate names is rejected (exit 1) before it is read.
 
     \b
     Examples:

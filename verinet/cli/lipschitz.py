@@ -87,10 +87,14 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--scheduler", metavar="ADDRESS",
               help="Evaluate boxes on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs verinet[dist]).")
 @click.option("--certificate", help="Write a checkable certificate here.")
+@click.option("--certificate-format", "cert_format", type=click.Choice(["auto", "json", "npz"]), default="auto",
+              show_default=True, help="json: leaves inline; npz: a small JSON document plus a binary "
+              "<name>.leaves.npz companion (schema 3); auto: npz from 20000 leaves on.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,
-              bounds, jacobian, neurons, precision, workers, scheduler, certificate, as_json, quiet) -> None:
+              bounds, jacobian, neurons, precision, workers, scheduler, certificate, as_json, quiet,
+              cert_format="auto") -> None:
     """Verified bounds [lower, upper] on the Lipschitz constant of MODEL on a region.
 
     The output uses |·| for one output or a combination, and the input norm for --output all.
@@ -144,10 +148,11 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     if cert_path is not None:
         from verinet.certificate import lipschitz_certificate, write_certificate
 
-        cert = lipschitz_certificate(result, network)
-        info(f"writing the certificate ({len(cert.get('evidence', {}).get('leaves', []))} leaves) ...", quiet)
+        hush = quiet or len(result.partition) < 100_000  # progress lines only for large certificates
+        info(f"building the certificate ({len(result.partition)} leaves) ...", hush)
+        cert = lipschitz_certificate(result, network, format=cert_format)
         try:
-            write_certificate(cert, cert_path)
+            write_certificate(cert, cert_path, progress=lambda msg: info(msg, hush))
         except OSError as exc:
             save_failed("the certificate", cert_path, exc)
         info(f"certificate written to {cert_path}", quiet)

@@ -110,6 +110,12 @@ def robust() -> None:
     """
 
 
+_CERT_FORMAT = click.option(
+    "--certificate-format", "cert_format", type=click.Choice(["auto", "json", "npz"]), default="auto",
+    show_default=True, help="json: leaves inline; npz: a small JSON document plus a binary <name>.leaves.npz "
+    "companion; auto: npz from 20000 leaves on.")
+
+
 @robust.command("local")
 @click.argument("model")
 @click.option("--center", required=True, help="Centre: comma-separated numbers or a .npy/.json/.txt file.")
@@ -124,10 +130,11 @@ def robust() -> None:
 @click.option("--certificate", "cert_file", type=click.Path(dir_okay=False),
               help="Also write a certificate here (verified: a partition each of whose boxes proves the "
                    "property by interval bounds; falsified: the counterexample); check it with `verinet check`.")
+@_CERT_FORMAT
 @_JSON
 @_QUIET
 def local(model, center, radius, norm, epsilon, output, label, time_limit, max_boxes, coordinates, cert_file,
-          as_json, quiet) -> None:
+          as_json, quiet, cert_format="auto") -> None:
     """Is MODEL robust on the ball ||x - center|| <= radius?
 
     \b
@@ -156,15 +163,15 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
         lines.append(f"  note: {r.note}")
     lines.append(f"  {r.boxes} boxes, {r.seconds:.3g} s")
     if cert_file:
-        _local_certificate(cert_file, r, net, quiet)
+        _local_certificate(cert_file, r, net, quiet, cert_format)
     _finish(r.verdict, r.to_json(), lines, as_json)
 
 
-def _local_certificate(path, r, net, quiet: bool) -> None:
+def _local_certificate(path, r, net, quiet: bool, cert_format: str = "auto") -> None:
     """Write the certificate of a local robustness result (one error line if it cannot be built)."""
     from verinet.certificate import local_robustness_certificate, write_certificate
 
-    write_certificate(local_robustness_certificate(r, net), path)
+    write_certificate(local_robustness_certificate(r, net, format=cert_format), path)
     info(f"certificate written to {path}", quiet)
 
 
@@ -179,10 +186,13 @@ def _local_certificate(path, r, net, quiet: bool) -> None:
 @click.option("--tol", default="1e-3", show_default=True, help="Stop when the bracket is this narrow.")
 @_time_opt(60.0)
 @_COORD
+@click.option("--certificate", "cert_file", type=click.Path(dir_okay=False),
+              help="Also write a certificate here: a partition of the verified ball each of whose boxes proves "
+                   "the property, and the counterexample of the falsified radius; check it with `verinet check`.")
 @_JSON
 @_QUIET
 def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, coordinates, as_json,
-           quiet) -> None:
+           quiet, cert_file=None) -> None:
     """Certified robustness radius around a centre: largest verified and smallest falsified radius."""
     from verinet.cli._query import load_model, parse_center, parse_number
     from verinet.robustness import certified_radius
@@ -200,7 +210,24 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
     else:
         from verinet.robustness import Verdict
         verdict = Verdict.FALSIFIED if r.falsified_radius is not None else Verdict.UNKNOWN
+    if cert_file:
+        from verinet.certificate import radius_certificate, write_certificate
+
+        write_certificate(radius_certificate(r, net, c, output=out), cert_file)
+        info(f"certificate written to {cert_file}", quiet)
     _finish(verdict, r.to_json(), lines, as_json)
+
+
+def _refuse_certificate(command: str, why: str):
+    """A ``--certificate`` option that refuses with one line (exit 2) instead of silently writing nothing."""
+
+    def callback(ctx, param, value):
+        if value is not None:
+            raise click.UsageError(f"--certificate is not supported by `verinet robust {command}`: {why}")
+        return value
+
+    return click.option("--certificate", "cert_file", metavar="PATH", expose_value=False, callback=callback,
+                        help=f"Not supported (refused with exit code 2): {why}")
 
 
 @robust.command("global")
@@ -213,6 +240,9 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
 @_NORM
 @_time_opt(60.0)
 @_COORD
+@_refuse_certificate("global", "its verdict rests on a bound search over pairs of inputs that the exact "
+                               "checker cannot replay yet; certify the Lipschitz constant with `verinet "
+                               "lipschitz --certificate` instead")
 @_JSON
 @_QUIET
 def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordinates, as_json, quiet) -> None:
@@ -252,6 +282,8 @@ def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordi
 @click.option("--no-lipschitz", is_flag=True, help="Skip the Lipschitz bound of the perturbed family.")
 @_time_opt(30.0)
 @_COORD
+@_refuse_certificate("params", "its claim is about a family of perturbed networks, which the exact checker "
+                               "(one model file, exact weights) cannot re-verify")
 @_JSON
 @_QUIET
 def params(model, box, domain, relative, absolute, quantize, weights_only, epsilon, output, norm, no_lipschitz,
