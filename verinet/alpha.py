@@ -29,8 +29,8 @@ from intervals.array import IntervalArray
 from verinet.linear import _backsub, _input_data, _prepare, _relaxation
 from verinet.network import Activation, Network
 
-__all__ = ["ALPHA_MIN_INPUTS", "SlopeTightener", "default_slopes", "optimise_slopes", "sound_lower_bounds",
-           "supports_slopes"]
+__all__ = ["ALPHA_MIN_INPUTS", "SlopeTightener", "default_slopes", "optimise_multipliers", "optimise_slopes",
+           "sound_lower_bounds", "supports_slopes"]
 
 _KINKED = (Activation.RELU, Activation.LEAKY_RELU)
 
@@ -48,18 +48,26 @@ def _admissible(s: np.ndarray, leak_hi: float) -> np.ndarray:
     return np.clip(np.nan_to_num(s, nan=1.0), leak_hi, 1.0)
 
 
+def _nonnegative(beta: np.ndarray) -> np.ndarray:
+    """Multipliers made admissible: ``β ≥ 0`` (NaN and ``±inf`` → 0), the range of weak duality."""
+    return np.maximum(np.nan_to_num(beta, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+
+
 def _leak(L) -> float:
     return float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0
 
 
-def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None):
+def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None, split=None, betas=None):
     """Float CROWN lower bound of ``z_atom`` per row with lower slopes ``slopes[k]`` (R, n_k).
 
     ``fixed[k]`` (B, n_k) bool or None: neurons whose sign is fixed on the part; their lower slope is
     optimised too (their bounds are clamped, so they look stable; the line ``s·z`` is valid anyway).
+    ``split[k]`` (B, n_k) signs (+1: ``z ≥ 0``, −1: ``z ≤ 0``, 0 free) with ``betas[k]`` (R, n_k) ≥ 0: the
+    term ``−Σ β_i sign_i z_i`` (≤ 0 on the part) is added (β-CROWN); its gradient is ``−sign_i v_i``.
 
     Rows ``r`` bound atom ``atoms[r]`` over box ``box[r]``. Returns ``(bound (R,), x* (R, n), gradients)``
-    (gradients: one (R, n_k) array per hidden layer, None when ``grad`` is False). Non-rigorous.
+    (gradients: one (R, n_k) array per hidden layer, then one per hidden layer for the multipliers when
+    ``split`` is given; None when ``grad`` is False). Non-rigorous.
     """
     n_hidden = len(layers) - 1
     last = layers[-1]
@@ -90,6 +98,8 @@ def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None
                 opt = unst | fx
         c = c + (A * T).sum(axis=1)
         D = A * S
+        if split is not None and split[k] is not None:
+            D = D - split[k][box] * betas[k]
         c = c + D @ L.bias_mid
         saved[k] = (A, S, T, opt & pos)
         A = D @ L.weight_mid
@@ -99,14 +109,17 @@ def _crown(layers, lows, ups, box, atoms, xl, xu, slopes, grad: bool, fixed=None
     if not grad:
         return bound, xstar, saved
     grads = []
+    bgrads = []
     g = xstar
     for k in range(n_hidden):
         L = layers[k]
         A, S, T, lower = saved[k]
         v = g @ L.weight_mid.T + L.bias_mid  # virtual pre-activation of layer k
         grads.append(np.where(lower, A * v, 0.0))
+        if split is not None:
+            bgrads.append(None if split[k] is None else -split[k][box] * v)
         g = S * v + T  # the chosen line evaluated at v
-    return bound, xstar, grads
+    return bound, xstar, grads + bgrads
 
 
 def default_slopes(layers, lows, ups, box) -> list[np.ndarray]:
@@ -149,44 +162,80 @@ def optimise_slopes(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray,
     admissible range), their float bound (R,) and the minimising corner (R, n) of the final linear
     function (a natural attack candidate). Non-rigorous: use :func:`sound_lower_bounds` for a proof.
     """
+    slopes, _, bound, xstar = optimise_multipliers(network, lows, ups, xl, xu, box, atoms, iters=iters, lr=lr,
+                                                   init=init, fixed=fixed)
+    return slopes, bound, xstar
+
+
+def optimise_multipliers(network: Network, lows, ups, xl: np.ndarray, xu: np.ndarray, box: np.ndarray,
+                         atoms: np.ndarray, *, iters: int = 20, lr: float = 0.25, lr_beta: float = 0.05,
+                         init=None, fixed=None, split=None, init_betas=None):
+    """Lower slopes and split multipliers maximising the float CROWN lower bound (α,β-CROWN).
+
+    As :func:`optimise_slopes`, plus ``split`` (one (B, n_k) int array of signs or None per hidden layer:
+    ``+1`` on a part where ``z ≥ 0``, ``−1`` where ``z ≤ 0``) and multipliers ``β ≥ 0`` for those
+    constraints (Wang et al., "Beta-CROWN", NeurIPS 2021), optimised jointly by projected Adam steps from
+    ``init_betas`` (warm start) or 0. Returns ``(slopes, betas, bound, x*)``; ``betas`` is None without
+    ``split``. Non-rigorous: :func:`sound_lower_bounds` with the same ``split`` and ``betas`` gives the proof.
+    """
     layers = network.layers
+    H = len(layers) - 1
     lo_leak = [_leak(L) for L in layers[:-1]]
     s = [np.clip(a, lk, 1.0) for a, lk in zip(init, lo_leak)] if init is not None else \
         default_slopes(layers, lows, ups, box)
-    best_b, best_x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
+    if split is not None and all(f is None or not np.any(f) for f in split):
+        split = None
+    if split is not None:
+        s += [np.zeros((len(box), L.n_out)) if f is None
+              else np.maximum(np.nan_to_num(init_betas[k], nan=0.0), 0.0) * (f[box] != 0)
+              if init_betas is not None and init_betas[k] is not None else np.zeros((len(box), L.n_out))
+              for k, (f, L) in enumerate(zip(split, layers[:-1]))]
+    lo_b = lo_leak + [0.0] * (len(s) - H)
+    hi_b = [1.0] * H + [np.inf] * (len(s) - H)
+    steps = [lr] * H + [lr_beta] * (len(s) - H)
+    active = [layers[k].activation in _KINKED for k in range(H)] + \
+        [split[k] is not None for k in range(len(s) - H)]
+
+    def run(params, grad):
+        betas = params[H:] if split is not None else None
+        return _crown(layers, lows, ups, box, atoms, xl, xu, params[:H], grad=grad, fixed=fixed, split=split,
+                      betas=betas)
+
+    best_b, best_x, _ = run(s, False)
     best_s = [a.copy() for a in s]
     m = [np.zeros_like(a) for a in s]
     v = [np.zeros_like(a) for a in s]
     b1, b2 = 0.9, 0.999
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, iters + 1):
-            b, x, g = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=True, fixed=fixed)
+            b, x, g = run(s, True)
             better = b > best_b
             if better.any():
                 best_b = np.where(better, b, best_b)
                 best_x = np.where(better[:, None], x, best_x)
                 for k in range(len(s)):
                     best_s[k][better] = s[k][better]
-            step = lr * (0.98 ** t)
+            decay = 0.98 ** t
             for k in range(len(s)):
-                if layers[k].activation not in _KINKED:
+                if not active[k]:
                     continue
                 m[k] = b1 * m[k] + (1 - b1) * g[k]
                 v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
                 mh = m[k] / (1 - b1 ** t)
                 vh = v[k] / (1 - b2 ** t)
-                s[k] = np.clip(s[k] + step * mh / (np.sqrt(vh) + 1e-12), lo_leak[k], 1.0)
-        b, x, _ = _crown(layers, lows, ups, box, atoms, xl, xu, s, grad=False, fixed=fixed)
+                s[k] = np.clip(s[k] + steps[k] * decay * mh / (np.sqrt(vh) + 1e-12), lo_b[k], hi_b[k])
+        b, x, _ = run(s, False)
         better = b > best_b
         best_b = np.where(better, b, best_b)
         best_x = np.where(better[:, None], x, best_x)
         for k in range(len(s)):
             best_s[k][better] = s[k][better]
-    return best_s, best_b, best_x
+    return best_s[:H], (best_s[H:] if split is not None else None), best_b, best_x
 
 
 def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
-                       box: np.ndarray, atoms: np.ndarray, slopes, fixed=None) -> np.ndarray:
+                       box: np.ndarray, atoms: np.ndarray, slopes, fixed=None, split=None,
+                       betas=None) -> np.ndarray:
     """Rigorous lower bounds (R,) of ``z_atoms[r](x)`` over every real ``x`` in box ``box[r]``.
 
     Parameters
@@ -205,6 +254,12 @@ def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, ou
     fixed : list of (B, n_k) bool arrays or None, optional
         Neurons whose slopes are used although their (clamped) bounds are stable: any neuron may take
         the line ``s·z``, which lies below the activation everywhere.
+    split, betas : optional
+        Sign constraints (one (B, n_k) int array or None per hidden layer; ``+1``: ``z ≥ 0``, ``−1``:
+        ``z ≤ 0``) that hold on the part of each box that ``pre`` encloses, and multipliers (one (R, n_k)
+        float array per hidden layer, any floats: NaN and negative entries count as 0). The bound of
+        ``−z_atom`` gets the term ``Σ β_i sign_i z_i ≥ 0`` (weak duality: valid for every ``β ≥ 0``), added
+        to the coefficients of ``z`` inside the back-substitution (step 7 of :mod:`verinet.linear`).
 
     Rigorous: back-substitution of :mod:`verinet.linear` (proof in its docstring) with, for the unstable
     neurons, the lower line ``s·z`` (valid for ``s ∈ [α, 1]``, module docstring) and ``k_L = s·b_lo``
@@ -252,7 +307,12 @@ def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, ou
     T = np.zeros((R_, m))
     T[np.arange(R_), atoms] = -1.0  # upper bound of −z_atom
     seg = np.arange(R_ + 1, dtype=np.int64)
-    acc = _backsub(prep, relax, inp_r, len(prep.layers) - 1, T, seg, np.zeros(R_))
+    extra = None
+    if split is not None and betas is not None:
+        extra = [None if f is None or betas[k] is None else
+                 np.asarray(f, dtype=np.float64)[box] * _nonnegative(np.asarray(betas[k], dtype=np.float64))
+                 for k, f in enumerate(split)] + [None]
+    acc = _backsub(prep, relax, inp_r, len(prep.layers) - 1, T, seg, np.zeros(R_), multipliers=extra)
     lower = np.where(np.isfinite(acc), -acc, -np.inf)  # negation is exact
     return np.maximum(lower, naive)
 
