@@ -27,7 +27,7 @@ import numpy as np
 from intervals import rounding as R
 from intervals.array import IntervalArray
 from verinet.linear import _backsub, _input_data, _prepare, _relaxation
-from verinet.network import Activation, Network
+from verinet.network import Activation, Layer, Network
 
 __all__ = ["ALPHA_MIN_INPUTS", "SlopeTightener", "default_slopes", "optimise_multipliers", "optimise_slopes",
            "sound_lower_bounds", "supports_slopes"]
@@ -335,6 +335,10 @@ class SlopeTightener:
         self.candidates = np.zeros((0, network.n_inputs))
         self.scores: np.ndarray | None = None
         self.kinked = [k for k, L in enumerate(network.layers[:-1]) if L.activation in _KINKED]
+        self._nets: dict[int, tuple[Network, Network]] = {}
+        #: after :meth:`tighten`: the optimised slopes and multipliers per box and atom (one (B, m, n_k)
+        #: float32 array per hidden layer each; a warm start for the box's children, nothing is claimed)
+        self.params: list = []
 
     @staticmethod
     def wanted(network: Network, method: str) -> "SlopeTightener | None":
@@ -349,28 +353,96 @@ class SlopeTightener:
             return SlopeTightener(network)
         return None
 
+    def _empty_params(self, B: int, m: int) -> list:
+        hidden = self.network.layers[:-1]
+        return [np.zeros((B, m, L.n_out), dtype=np.float32) for L in hidden] + \
+            [np.zeros((B, m, L.n_out), dtype=np.float32) for L in hidden]
+
+    def _truncated(self, k: int) -> tuple[Network, Network]:
+        """Layers ``0..k`` with layer ``k`` made an identity layer, as is and negated (its pre-activations
+        ``z_k`` and ``−z_k`` as outputs; negating an interval enclosure of the weights is exact)."""
+        if k not in self._nets:
+            Lk = self.network.layers[k]
+            up = Layer(Lk.weight_lo, Lk.weight_hi, Lk.bias_lo, Lk.bias_hi, Activation.IDENTITY)
+            down = Layer(-Lk.weight_hi, -Lk.weight_lo, -Lk.bias_hi, -Lk.bias_lo, Activation.IDENTITY)
+            head = self.network.layers[:k]
+            self._nets[k] = (Network(head + (up,), self.network.input_domain),
+                             Network(head + (down,), self.network.input_domain))
+        return self._nets[k]
+
+    def tighten_hidden(self, xl: np.ndarray, xu: np.ndarray, pre) -> list:
+        """Pre-activation enclosures ``pre`` (one (B, n_k) IntervalArray per layer) with the unstable
+        neurons of hidden layers ``k ≥ 1`` re-bounded by optimised slopes, layer by layer (the intermediate
+        bounds of α-CROWN): every later layer uses the tightened ones. Only the hidden layers are returned
+        changed (the output's lower ends are the job of :meth:`tighten`).
+
+        Rigorous: each new end is a :func:`sound_lower_bounds` of ``z_k`` resp. ``−z_k`` over the box
+        (through :meth:`_truncated`), intersected with the old enclosure.
+        """
+        pre = list(pre)
+        layers = self.network.layers
+        for k in range(1, len(layers) - 1):
+            if layers[k].activation not in _KINKED:
+                continue
+            lo, hi = np.asarray(pre[k].lo), np.asarray(pre[k].hi)
+            box, atoms = np.nonzero((lo < 0) & (hi > 0))
+            if not len(box):
+                continue
+            lows = [np.asarray(p.lo) for p in pre[:k]]
+            ups = [np.asarray(p.hi) for p in pre[:k]]
+            new_lo, new_hi = lo.copy(), hi.copy()
+            for sign, net in zip((1, -1), self._truncated(k)):
+                enc = pre[k] if sign > 0 else IntervalArray._unsafe(-hi, -lo)
+                slopes, _, _, _ = optimise_multipliers(net, lows, ups, xl, xu, box, atoms, iters=self.iters)
+                b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes)
+                if sign > 0:
+                    new_lo[box, atoms] = np.maximum(new_lo[box, atoms], b)
+                else:  # −b ≥ z_k: negation is exact
+                    new_hi[box, atoms] = np.minimum(new_hi[box, atoms], -b)
+            pre[k] = IntervalArray._unsafe(new_lo, new_hi)
+        return pre
+
     def tighten(self, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
-                skip: np.ndarray, fix=None) -> IntervalArray:
+                skip: np.ndarray, fix=None, warm=None) -> IntervalArray:
         """``output`` with rigorously raised lower ends where an atom's lower end is ``≤ 0``.
 
         ``pre`` (one (B, n_k) enclosure per layer) and ``output`` are sound over each box (or over the part
         of it selected by fixed signs ``fix``: one (B, n_k) int array or None per layer); rows of ``skip``
-        (B,) are left alone.
+        (B,) are left alone. The split constraints of ``fix`` get multipliers (β-CROWN). ``warm``: the
+        :attr:`params` of each box's parent (slopes then multipliers, (B, m, n_k) per hidden layer): the
+        optimisation starts there and takes half the steps.
 
         Rigorous: the new lower ends come from :func:`sound_lower_bounds`.
         """
         lo = np.asarray(output.lo)
         box, atoms = np.nonzero((lo <= 0) & ~np.asarray(skip, dtype=bool)[:, None])
         self.scores = None
+        H = len(self.network.layers) - 1
+        B, m = lo.shape
+        self.params = self._empty_params(B, m)
         if not len(box):
             self.candidates = np.zeros((0, self.network.n_inputs))
             return output
         lows = [np.asarray(p.lo) for p in pre]
         ups = [np.asarray(p.hi) for p in pre]
         fixed = None if fix is None else [None if f is None else f != 0 for f in fix]
-        slopes, _, xstar = optimise_slopes(self.network, lows, ups, xl, xu, box, atoms, iters=self.iters,
-                                           fixed=fixed)
-        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes, fixed=fixed)
+        split = None if fix is None else list(fix[:-1])
+        init = init_b = None
+        iters = self.iters
+        if warm is not None and len(warm) == 2 * H:
+            init = [np.asarray(w[box, atoms], dtype=np.float64) for w in warm[:H]]
+            init_b = [np.asarray(w[box, atoms], dtype=np.float64) for w in warm[H:]]
+            iters = max(self.iters // 2, 1)
+        slopes, betas, _, xstar = optimise_multipliers(self.network, lows, ups, xl, xu, box, atoms,
+                                                       iters=iters, fixed=fixed, split=split, init=init,
+                                                       init_betas=init_b)
+        self.params = self._empty_params(B, m)
+        for k in range(H):
+            self.params[k][box, atoms] = slopes[k]
+            if betas is not None:
+                self.params[H + k][box, atoms] = betas[k]
+        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes, fixed=fixed, split=split,
+                                 betas=betas)
         self.scores = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, len(lo))
         self.candidates = xstar
         lo = lo.copy()
