@@ -616,13 +616,19 @@ def search_spec(
         zc, G = approx_value_and_grad(spec.network, centres, atom)  # split on width × |gradient|
         sc, _ = spec.approx_scores(zc)
         infl = np.abs(G)
+        n_unstable, cand = enclose.neuron_choice(pre, F) if use_neurons else (None, None)
+        # sampled gradients only where a coordinate may be bisected (with optimised slopes, boxes with an
+        # unstable neuron are always split on a neuron)
+        need = np.ones(len(L), dtype=bool)
+        if use_neurons and enclose.slopes is not None:
+            need = ~closed & ~((cand >= 0) & (n_unstable <= neuron_limit))
         if split == "widest":
             infl = np.zeros_like(infl)
-        elif split.startswith("multi"):
+        elif split.startswith("multi") and need.any():
+            rows = np.flatnonzero(need)
             for _ in range(int(split[5:] or 3)):
-                P = L + rng.random(L.shape) * (H - L)
-                infl = np.maximum(infl, np.abs(approx_value_and_grad(spec.network, P, atom)[1]))
-        n_unstable, cand = enclose.neuron_choice(pre, F) if use_neurons else (None, None)
+                P = L[rows] + rng.random(L[rows].shape) * (H[rows] - L[rows])
+                infl[rows] = np.maximum(infl[rows], np.abs(approx_value_and_grad(spec.network, P, atom[rows])[1]))
         return closed, margin, bad, infl, centres, sc, n_unstable, cand
 
     heap: list = []
@@ -711,7 +717,8 @@ def search_spec(
                                steps=30, starts=np.concatenate(starts))
             if found is not None:
                 return outcome("falsified", None, found)
-            next_attack = time.perf_counter() + 2.0
+            spent = time.perf_counter() - now
+            next_attack = time.perf_counter() + max(2.0, 6.0 * spent)  # attacks take at most ~1/7 of the time
         popped = [heapq.heappop(heap) for _ in range(min(batch // 2 or 1, len(heap)))]
         Ls, Hs, Fs = [], [], []
         Ps = []

@@ -160,3 +160,55 @@ def test_multipliers_tighten_a_split_bound():
     assert plain[0] < -0.99
     assert Fraction(float(tight[0])) <= 0
     assert tight[0] > -0.05
+
+
+def exact_range(net: Network, lo, hi) -> tuple[list[Fraction], list[Fraction]]:
+    """Exact minima and maxima of the outputs over the box (exact linear regions of :mod:`oracle`)."""
+    spec = oracle.spec_from_network(net)
+    mins = maxs = None
+    for cell, J, d, _ in oracle.cells(spec, [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi]):
+        for p in cell:
+            y = [sum((a * b for a, b in zip(row, p)), di) for row, di in zip(J, d)]
+            mins = y if mins is None else [min(a, b) for a, b in zip(mins, y)]
+            maxs = y if maxs is None else [max(a, b) for a, b in zip(maxs, y)]
+    return mins, maxs
+
+
+@hyp(30)
+@given(case())
+def test_optimised_intermediate_bounds_enclose_the_exact_range(c):
+    """:meth:`SlopeTightener.tighten_hidden` only tightens, and every hidden pre-activation range it gives
+    contains the exact range of that pre-activation over the box (the layers up to ``k`` with an identity
+    activation at ``k``, exact weights kept, as the oracle's network)."""
+    import dataclasses
+
+    from verinet.alpha import SlopeTightener
+    from verinet.network import Activation
+
+    seed, sizes, acts, kind, where, mode = c
+    rng, net, lo, hi = build(seed, sizes, acts, kind, where)
+    xl, xu = lo[None, :], hi[None, :]
+    b = linear_propagate(net, xl, xu)
+    pre = SlopeTightener(net).tighten_hidden(xl, xu, list(b.pre))
+    for k in range(1, len(net.layers) - 1):
+        assert (pre[k].lo >= b.pre[k].lo).all() and (pre[k].hi <= b.pre[k].hi).all()
+        head = Network(net.layers[:k] + (dataclasses.replace(net.layers[k], activation=Activation.IDENTITY),))
+        mins, maxs = exact_range(head, lo, hi)
+        for j in range(net.layers[k].n_out):
+            assert Fraction(float(pre[k].lo[0, j])) <= mins[j], f"layer {k} neuron {j}: lower end above the minimum"
+            assert Fraction(float(pre[k].hi[0, j])) >= maxs[j], f"layer {k} neuron {j}: upper end below the maximum"
+
+
+def test_intermediate_bounds_tighten_a_hidden_neuron():
+    """z₂ = relu(x) − x/2 on [−1, 2] (through an always-active neuron): CROWN's default lower slope gives
+    min ≥ −1/2, an optimised slope (1/2) gives the exact minimum 0."""
+    from verinet.alpha import SlopeTightener
+
+    net = Network((Layer.from_exact([["1"], ["1"]], ["0", "10"], "relu"),
+                   Layer.from_exact([["1", "-0.5"]], ["5"], "relu"),
+                   Layer.from_exact([["1"]], ["0"], "identity")))
+    lo, hi = np.array([[-1.0]]), np.array([[2.0]])
+    b = linear_propagate(net, lo, hi)
+    assert b.pre[1].lo[0, 0] < -0.49
+    pre = SlopeTightener(net).tighten_hidden(lo, hi, list(b.pre))
+    assert -0.05 < pre[1].lo[0, 0] <= 0
