@@ -549,11 +549,12 @@ def search_spec(
     at most :data:`NEURON_SPLIT_UNSTABLE` free unstable neurons, or when it is too narrow to bisect in
     float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical input
     splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. With optimised slopes (high-dimensional
-    inputs, see :class:`verinet.alpha.SlopeTightener`) boxes are split on neurons whenever one is unstable,
-    children inherit their parent's enclosures, and the split scores come from the worst atom's bound. (Measured: splitting on neurons
-    whenever one is unstable needs more time than input splitting on ACAS Xu and on a 32-input network:
-    without optimised multipliers for the split constraints, as in β-CROWN, a sign split tightens the
-    bounds of the unsafe margin less than a bisection.)
+    inputs, see :class:`verinet.alpha.SlopeTightener`) the root's hidden-layer bounds are optimised too, boxes
+    are split on neurons whenever one is unstable, the two parts keep their parent's hidden-layer enclosures
+    (clamped to the new sign) and only the output is re-bounded, with multipliers for the split constraints
+    (β-CROWN; warm-started from the parent), and the split scores come from the worst atom's bound.
+    (Measured before the multipliers: splitting on neurons whenever one is unstable needed more time than
+    input splitting on ACAS Xu and on a 32-input network, so low-dimensional inputs keep bisection.)
 
     ``recorder`` (optional, e.g. :class:`verinet.prooftree.CaseRecorder`) receives the split tree's
     closed leaves (``start(lo, hi, kinked, method)``, ``closed(L, H, F)``, ``outside(L, H, F)``): the

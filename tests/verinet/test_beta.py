@@ -15,14 +15,15 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import oracle  # noqa: E402
 from helpers import hyp  # noqa: E402
-from test_alpha import build, case, random_slopes, rows_all  # noqa: E402
+
+from tests.verinet.test_alpha import build, case, random_slopes, rows_all  # noqa: E402
 
 import verinet.alpha as alpha_mod  # noqa: E402
 import verinet.linear as linear_mod  # noqa: E402
@@ -212,3 +213,24 @@ def test_intermediate_bounds_tighten_a_hidden_neuron():
     assert b.pre[1].lo[0, 0] < -0.49
     pre = SlopeTightener(net).tighten_hidden(lo, hi, list(b.pre))
     assert -0.05 < pre[1].lo[0, 0] <= 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_search_with_multipliers_never_contradicts_the_exact_minimum(seed):
+    """The search with optimised slopes and split multipliers (``bounds="alpha"``: neuron splits whose parts
+    reuse their parent's hidden enclosures) on ``y₀ ≤ t``: never ``unsat`` when ``t`` is above the exact
+    minimum over the box, never ``sat`` when it is below (and ``sat`` witnesses are exact)."""
+    from verinet.verify import verify_vnnlib
+    from verinet.vnnlib import parse_vnnlib
+
+    _, net, lo, hi = build(seed, [2, 8, 8, 2], ["relu", "relu", "identity"], "dyadic", "random")
+    mins, _ = exact_range(net, lo, hi)
+    decl = "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
+    box = "".join(f"(assert (>= X_{i} {float(lo[i])!r})) (assert (<= X_{i} {float(hi[i])!r}))" for i in range(2))
+    for delta, forbidden in ((Fraction(1, 4096), "sat"), (Fraction(-1, 4096), "unsat")):  # most need splits
+        t = mins[0] - delta
+        prop = parse_vnnlib(decl + box + f"(assert (<= Y_0 {float(t)!r}))")
+        res = verify_vnnlib(net, prop, timeout=5, max_boxes=400, bounds="alpha")
+        assert res.result != forbidden, f"threshold {float(t)!r}, exact minimum {float(mins[0])!r}"
+        if res.result == "sat":
+            assert prop.violated_by_exact(res.x, net.evaluate_exact(res.x))
