@@ -329,28 +329,31 @@ class SlopeTightener:
     (float points for the attack; nothing is claimed about them).
     """
 
-    def __init__(self, network: Network, iters: int = 20) -> None:
+    def __init__(self, network: Network, iters: int = 20, conjunctions=None) -> None:
         self.network = network
         self.iters = iters
         self.candidates = np.zeros((0, network.n_inputs))
         self.scores: np.ndarray | None = None
         self.kinked = [k for k, L in enumerate(network.layers[:-1]) if L.activation in _KINKED]
         self._nets: dict[int, tuple[Network, Network]] = {}
+        #: the unsafe set's DNF over the output atoms (tuples of atom indices), or None: with it, a box with
+        #: a warm start has only its deciding atoms optimised (:meth:`_bottleneck`), one after the other
+        self.conjunctions = None if conjunctions is None else tuple(tuple(c) for c in conjunctions)
         #: after :meth:`tighten`: the optimised slopes and multipliers per box and atom (one (B, m, n_k)
         #: float32 array per hidden layer each; a warm start for the box's children, nothing is claimed)
         self.params: list = []
 
     @staticmethod
-    def wanted(network: Network, method: str) -> "SlopeTightener | None":
+    def wanted(network: Network, method: str, conjunctions=None) -> "SlopeTightener | None":
         """A tightener when ``method`` is ``"alpha"``, or ``"auto"`` on a high-dimensional piecewise-linear
         network; else None. Raises ``QueryError`` for ``"alpha"`` on an unsupported network."""
         if method == "alpha":
             if not supports_slopes(network):
                 from verinet.errors import QueryError
                 raise QueryError("optimised slopes (alpha) need ReLU / leaky ReLU / identity layers")
-            return SlopeTightener(network)
+            return SlopeTightener(network, conjunctions=conjunctions)
         if method == "auto" and network.n_inputs >= ALPHA_MIN_INPUTS and supports_slopes(network):
-            return SlopeTightener(network)
+            return SlopeTightener(network, conjunctions=conjunctions)
         return None
 
     def _empty_params(self, B: int, m: int) -> list:
@@ -411,16 +414,23 @@ class SlopeTightener:
         (B,) are left alone. The split constraints of ``fix`` get multipliers (β-CROWN). ``warm``: the
         :attr:`params` of each box's parent (slopes then multipliers, (B, m, n_k) per hidden layer): the
         optimisation starts there and takes a quarter of the steps (measured on MNIST 256x2: 5 warm steps
-        reach a proof in less time than 10 or 2, with a few more nodes than 10).
+        reach a proof in less time than 10 or 2, with a few more nodes than 10), and with
+        :attr:`conjunctions` only the atoms that decide whether a box closes are optimised (measured: 93 %
+        of the rows optimised otherwise stayed ``≤ 0``).
 
         Rigorous: the new lower ends come from :func:`sound_lower_bounds`.
         """
-        lo = np.asarray(output.lo)
-        box, atoms = np.nonzero((lo <= 0) & ~np.asarray(skip, dtype=bool)[:, None])
-        self.scores = None
-        H = len(self.network.layers) - 1
+        lo = np.array(output.lo, dtype=np.float64)
+        hi = np.asarray(output.hi)
+        skip = np.asarray(skip, dtype=bool)
         B, m = lo.shape
-        self.params = self._empty_params(B, m)
+        H = len(self.network.layers) - 1
+        self.scores = None
+        warm_ok = warm is not None and len(warm) == 2 * H
+        self.params = [np.array(w, dtype=np.float32) for w in warm] if warm_ok else self._empty_params(B, m)
+        lazy = warm_ok and self.conjunctions is not None
+        done = np.zeros((B, m), dtype=bool)
+        box, atoms = self._bottleneck(lo, skip, done) if lazy else np.nonzero((lo <= 0) & ~skip[:, None])
         if not len(box):
             self.candidates = np.zeros((0, self.network.n_inputs))
             return output
@@ -428,27 +438,54 @@ class SlopeTightener:
         ups = [np.asarray(p.hi) for p in pre]
         fixed = None if fix is None else [None if f is None else f != 0 for f in fix]
         split = None if fix is None else list(fix[:-1])
-        init = init_b = None
-        iters = self.iters
-        if warm is not None and len(warm) == 2 * H:
-            init = [np.asarray(w[box, atoms], dtype=np.float64) for w in warm[:H]]
-            init_b = [np.asarray(w[box, atoms], dtype=np.float64) for w in warm[H:]]
-            iters = max(self.iters // 4, 1)
-        slopes, betas, _, xstar = optimise_multipliers(self.network, lows, ups, xl, xu, box, atoms,
-                                                       iters=iters, fixed=fixed, split=split, init=init,
-                                                       init_betas=init_b)
-        self.params = self._empty_params(B, m)
-        for k in range(H):
-            self.params[k][box, atoms] = slopes[k]
-            if betas is not None:
-                self.params[H + k][box, atoms] = betas[k]
-        new = sound_lower_bounds(self.network, xl, xu, pre, output, box, atoms, slopes, fixed=fixed, split=split,
-                                 betas=betas)
-        self.scores = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, len(lo), split, betas)
-        self.candidates = xstar
-        lo = lo.copy()
-        lo[box, atoms] = np.maximum(lo[box, atoms], new)
-        return IntervalArray._unsafe(lo, np.asarray(output.hi))
+        iters = max(self.iters // 4, 1) if warm_ok else self.iters
+        scores = np.zeros((B, sum(self.network.layers[k].n_out for k in self.kinked)))
+        candidates = []
+        while len(box):
+            init = init_b = None
+            if warm_ok:
+                init = [np.asarray(w[box, atoms], dtype=np.float64) for w in self.params[:H]]
+                init_b = [np.asarray(w[box, atoms], dtype=np.float64) for w in self.params[H:]]
+            slopes, betas, _, xstar = optimise_multipliers(self.network, lows, ups, xl, xu, box, atoms,
+                                                           iters=iters, fixed=fixed, split=split, init=init,
+                                                           init_betas=init_b)
+            for k in range(H):
+                self.params[k][box, atoms] = slopes[k]
+                if betas is not None:
+                    self.params[H + k][box, atoms] = betas[k]
+            new = sound_lower_bounds(self.network, xl, xu, pre, IntervalArray._unsafe(lo, hi), box, atoms, slopes,
+                                     fixed=fixed, split=split, betas=betas)
+            sc = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, B, split, betas)
+            ub = np.unique(box)
+            scores[ub] = sc[ub]
+            candidates.append(xstar)
+            lo[box, atoms] = np.maximum(lo[box, atoms], new)
+            done[box, atoms] = True
+            if not lazy:
+                break
+            box, atoms = self._bottleneck(lo, skip, done)
+        self.scores = scores
+        self.candidates = np.concatenate(candidates)
+        return IntervalArray._unsafe(lo, hi)
+
+    def _bottleneck(self, lo: np.ndarray, skip: np.ndarray, done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``(box, atom)`` to optimise next, lazily: per box the atom that decides whether it closes —
+        in the conjunction with the lowest margin (max of its atoms' lower ends), the atom with the highest
+        lower end — unless the box is closed, skipped, or that atom was optimised in this call already."""
+        B = lo.shape[0]
+        best = np.full(B, np.inf)
+        atom = np.zeros(B, dtype=np.int64)
+        for conj in self.conjunctions:
+            if not conj:  # everything is unsafe: nothing to refute
+                continue
+            sub = lo[:, list(conj)]
+            j = np.argmax(sub, axis=1)
+            v = sub[np.arange(B), j]
+            better = v < best
+            best = np.where(better, v, best)
+            atom = np.where(better, np.asarray(conj)[j], atom)
+        rows = np.flatnonzero(~skip & (best <= 0) & ~done[np.arange(B), atom])
+        return rows, atom[rows]
 
     def _branch_scores(self, lows, ups, xl, xu, box, atoms, slopes, fixed, bound, B: int, split=None,
                        betas=None) -> np.ndarray:

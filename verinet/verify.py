@@ -177,13 +177,13 @@ class _Enclosure:
     ``H`` ReLU / leaky-ReLU neurons in layer order (``kinked`` lists ``(layer, offset, width)``).
     """
 
-    def __init__(self, network: Network, method: str) -> None:
+    def __init__(self, network: Network, method: str, conjunctions=None) -> None:
         if method not in ("auto", "linear", "ibp", "alpha"):
             raise QueryError(f"unknown bound method {method!r}: use auto, linear, alpha or ibp")
         self.network = network
         self.backend = make_backend(network)
         self.linear = method != "ibp"
-        self.slopes = _SlopeBounds.wanted(network, method)
+        self.slopes = _SlopeBounds.wanted(network, method, conjunctions)
         self.kinked, self.n_kinked = kinked_layout(network)
         # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
         layers = network.layers
@@ -588,7 +588,7 @@ def search_spec(
 
     if neurons not in ("auto", "never"):
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
-    enclose = _Enclosure(spec.network, bounds)
+    enclose = _Enclosure(spec.network, bounds, spec.conjunctions)
     use_neurons = neurons == "auto" and enclose.n_kinked > 0
     # high-dimensional inputs (optimised slopes): bisecting one of hundreds of coordinates barely
     # tightens anything, so boxes are split on neurons whenever one is unstable
