@@ -63,6 +63,10 @@ _MERGE_LIMIT = 400_000
 #: a box with at most this many free unstable ReLUs is split on a neuron's sign rather than a coordinate
 NEURON_SPLIT_UNSTABLE = 2
 
+#: memory for the slopes and multipliers kept as warm starts by the open boxes (optimised slopes only);
+#: beyond it new boxes start cold
+WARM_START_BYTES = 768 * 2**20
+
 
 class Verdict(enum.Enum):
     """Outcome of a decision: a proof, a rigorously confirmed counterexample, or neither."""
@@ -681,7 +685,10 @@ def search_spec(
             f = F[i] if F is not None else None
             key = next(seq)
             if own is not None:
-                inherited[key] = tuple([a[i] for a in part] for part in own)
+                # the warm start (own[2:]) only while the open boxes' copies fit in WARM_START_BYTES
+                part_bytes = sum(a[i].nbytes for a in own[2]) if len(own) > 2 else 0
+                keep = len(own) if part_bytes * (len(heap) + 1) <= WARM_START_BYTES else 2
+                inherited[key] = tuple([a[i] for a in part] for part in own[:keep])
             heapq.heappush(heap, (float(margin[i]), key, L[i], H[i], int(axis[i]), f, neuron))
         return None
 
@@ -744,7 +751,8 @@ def search_spec(
         t_step = time.perf_counter()
         P = None
         if Ps and all(p is not None for p in Ps):
-            P = tuple([np.array([p[j][k] for p in Ps]) for k in range(len(Ps[0][j]))] for j in range(len(Ps[0])))
+            n_parts = min(len(p) for p in Ps)  # 2 when some parent kept no warm start
+            P = tuple([np.array([p[j][k] for p in Ps]) for k in range(len(Ps[0][j]))] for j in range(n_parts))
         found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None, P, same)
         step_time = time.perf_counter() - t_step
         if found is not None:
