@@ -42,6 +42,15 @@ Step ``S_j ⇒ S_{j−1}`` (layer ``j``: ``z = W a + b`` with ``a = a_{j−1}``,
 6. At the input (``a_{−1} = x``, box ``⟨xm, xr⟩``): ``G x ≤ ĉ + |G|(xr + γ_n|xm|) + nη``, ``ĉ = fl(G xm)``
    (the argument of :mod:`intervals.linalg`).
 
+7. Split multipliers (β-CROWN; Wang, Zhang, Xu, Lin, Jana, Hsieh & Kolter, "Beta-CROWN", NeurIPS 2021).
+   On the part of a box where neuron signs are fixed (``z_i ≥ 0`` or ``z_i ≤ 0``), any ``D_i`` with
+   ``D_i z_i ≥ 0`` there gives ``f ≤ f + Σ_i D_i z_i`` (weak duality: ``D_i = β_i·sign_i``, ``β_i ≥ 0``), so the
+   coefficients of ``z`` may move from ``Λ̂`` to ``M̂ = fl(Λ̂ + E)`` with ``E_i = β_i·sign_i``
+   (:func:`_split_terms`). Rounding is monotone and fixes floats, so ``D = M̂ − Λ̂`` (exact real) has the
+   sign of ``E`` or is 0: the multiplier actually used is admissible. ``Σ D_i b_i`` is bounded above with
+   the enclosure ``[sub_down, sub_up]`` of ``D`` and the bias interval, and since ``|M̂| ≤ |Λ̂| + |D|`` the
+   error terms of steps 3–5 for ``M̂`` are those of ``Λ̂`` plus ``Σ |D_i| w_i``; ``|Λ − Λ̂|`` is unchanged.
+
 Every float operation that must round up is followed by ``up`` (:mod:`intervals._kernels`: a float
 ``≥`` the successor of the round-to-nearest result, hence ``≥`` the exact value), or uses
 :mod:`intervals.rounding`'s directed operations in numpy code. Overflow and NaN: a coefficient vector
@@ -497,13 +506,15 @@ def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.n
 
 
 def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, seg: np.ndarray,
-             acc: np.ndarray, concretize: bool = True):
+             acc: np.ndarray, concretize: bool = True, multipliers: list | None = None):
     """Upper bounds of ``Γ a_{j0} + acc`` per row, updated in place in ``acc`` (P,).
 
     ``T`` (P, n_{j0}) holds one ``Γ`` per row; ``seg`` (B+1,) the row range of each box. With
     ``concretize=False`` returns ``(G, acc)`` instead: the statement ``S_{−1}`` of the module docstring,
     ``Γ a_{j0}(x) + acc_in ≤ G x + acc`` for every real ``x`` of the box (``G`` the exact values of the
-    floats returned; a row with ``acc = +inf`` says nothing).
+    floats returned; a row with ``acc = +inf`` says nothing). ``multipliers[j]`` (None or (P, n_j) floats
+    ``E``): split terms added to the coefficients of ``z_j`` (step 7); the bounds then hold on the part of
+    each box where ``E_i z_i ≥ 0`` for every ``i`` (the caller's sign constraints).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for j in range(j0, -1, -1):
@@ -512,6 +523,9 @@ def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, 
             Lt = np.empty(T.shape)
             nonzero = _relax_step(T, seg, rx.sU, rx.sL, rx.kU, rx.kL, rx.w, rx.scal,
                                   L.gam_out, L.inv_out, L.neta_out, Lt, acc)
+            if multipliers is not None and multipliers[j] is not None:
+                w_rows = np.repeat(rx.w, np.diff(seg), axis=0)
+                nonzero = _split_terms(Lt, multipliers[j], w_rows, L, acc) or nonzero
             if not nonzero:  # every live coefficient is exactly 0: nothing more to add
                 return acc if concretize else (np.zeros((T.shape[0], prep.network.n_inputs)), acc)
             T = Lt @ L.Wm  # (P, n_j) @ (n_j, n_{j−1}): one GEMM for all boxes and rows
@@ -519,6 +533,41 @@ def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, 
             return T, acc
         _concretize(T, seg, inp.xm, inp.ax, prep.inv0, prep.neta0, acc)
     return acc
+
+
+def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPrep, acc: np.ndarray) -> bool:
+    """Step 7 of the module docstring, in place: ``Lt ← fl(Lt + E)`` and ``acc`` raised by an upper bound
+    of ``Σ D_i b_i + Σ |D_i| w_i`` with ``D = fl(Lt + E) − Lt`` (exact). Non-finite ``E`` entries count as 0;
+    a row whose terms are not finite becomes dead (``acc = +inf``, coefficients 0). Returns whether some live
+    coefficient is nonzero.
+
+    Rounding (two lines each): ``D ∈ [sub_down(M̂, Λ̂), sub_up(M̂, Λ̂)]`` and ``D_i b_i`` is bilinear, so its
+    maximum over that box and ``[b_lo, b_hi]`` is at a corner, each corner product rounded up. A sum of
+    ``n_j`` floats ``t`` (no products, so no underflow) has ``|Σt − fl(Σt)| ≤ γ_n Σ|t|`` and
+    ``Σ|t| ≤ fl(Σ|t|)/(1 − γ_n)`` (Higham Thm 3.5, any order): the kernel's ``γ_n S + nη`` over-covers it.
+    """
+    E = np.where(np.isfinite(E), E, 0.0)
+    live = np.isfinite(acc)
+    M = Lt + E  # round to nearest: monotone, so M − Lt has the sign of E
+    Dlo = R.sub_down(M, Lt)
+    Dhi = R.sub_up(M, Lt)
+    t = np.maximum(np.maximum(R.mul_up(Dlo, L.blo), R.mul_up(Dlo, L.bhi)),
+                   np.maximum(R.mul_up(Dhi, L.blo), R.mul_up(Dhi, L.bhi)))
+    dmax = np.maximum(np.abs(Dlo), np.abs(Dhi))
+    e = np.where(dmax == 0.0, 0.0, R.mul_up(dmax, w_rows))  # ≥ |D_i| w_i (never 0·inf)
+    c = t.sum(axis=1)
+    s = np.abs(t).sum(axis=1)
+    es = e.sum(axis=1)
+    ok = np.isfinite(M).all(axis=1) & np.isfinite(c) & np.isfinite(s) & np.isfinite(es)
+    up_ = R.next_up
+    rho = up_(up_(L.gam_out * up_(up_(s + L.neta_out) * L.inv_out)) + L.neta_out)  # ≥ γ_n S + nη
+    ebound = up_(up_(es + L.neta_out) * L.inv_out)  # ≥ exact Σ |D_i| w_i (non-negative terms)
+    add = up_(up_(c + rho) + ebound)
+    ok &= np.isfinite(add)
+    acc[:] = np.where(ok & live, up_(acc + np.where(ok, add, 0.0)), np.inf)
+    dead = ~np.isfinite(acc)
+    Lt[:] = np.where(dead[:, None], 0.0, M)
+    return bool((Lt[~dead] != 0.0).any())
 
 
 def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> int:

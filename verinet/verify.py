@@ -49,7 +49,7 @@ from verinet.exactfmt import fraction_to_str
 from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Activation, Layer, Network, approx_value_and_grad
 from verinet.norms import sum_down
-from verinet.propagation import kinked_layout, output_bounds, per_layer_signs, propagate, propagate_fixed
+from verinet.propagation import clamp_signs, kinked_layout, output_bounds, per_layer_signs, propagate, propagate_fixed
 from verinet.vnnlib import VnnlibProperty, format_counterexample
 
 __all__ = ["BallGeometry", "BoxGeometry", "OutputSpec", "SearchOutcome", "Verdict", "VerifyResult",
@@ -62,6 +62,10 @@ _MERGE_LIMIT = 400_000
 
 #: a box with at most this many free unstable ReLUs is split on a neuron's sign rather than a coordinate
 NEURON_SPLIT_UNSTABLE = 2
+
+#: memory for the slopes and multipliers kept as warm starts by the open boxes (optimised slopes only);
+#: beyond it new boxes start cold
+WARM_START_BYTES = 768 * 2**20
 
 
 class Verdict(enum.Enum):
@@ -177,13 +181,13 @@ class _Enclosure:
     ``H`` ReLU / leaky-ReLU neurons in layer order (``kinked`` lists ``(layer, offset, width)``).
     """
 
-    def __init__(self, network: Network, method: str) -> None:
+    def __init__(self, network: Network, method: str, conjunctions=None) -> None:
         if method not in ("auto", "linear", "ibp", "alpha"):
             raise QueryError(f"unknown bound method {method!r}: use auto, linear, alpha or ibp")
         self.network = network
         self.backend = make_backend(network)
         self.linear = method != "ibp"
-        self.slopes = _SlopeBounds.wanted(network, method)
+        self.slopes = _SlopeBounds.wanted(network, method, conjunctions)
         self.kinked, self.n_kinked = kinked_layout(network)
         # influence of a neuron on the next layer: the l1 norm of its column of outgoing weights
         layers = network.layers
@@ -191,14 +195,64 @@ class _Enclosure:
             [np.abs(layers[k + 1].weight_mid).sum(axis=0) if k + 1 < len(layers) else np.ones(n)
              for k, _, n in self.kinked]) if self.kinked else np.zeros(0)
 
-    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None, parent=None):
+    def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray | None = None, parent=None, same=None):
         """``(pre-activations, output, infeasible (B,))`` over the boxes (parts when ``F`` is given).
 
         ``parent``: optional ``(lo, hi)`` lists (one (B, n_k) array per layer, the output last) of enclosures
         valid on a set containing each box's part (its parent's); they are intersected in, so a child is
         never looser than its parent (with optimised slopes only; an empty intersection proves the part
-        empty).
+        empty). ``same`` (B,) bool: parts that are their parent's part cut by one more sign constraint (a
+        neuron split, same box); with optimised slopes their hidden-layer enclosures are the parent's,
+        clamped to the signs of ``F`` (valid on the smaller part), and only the output is re-bounded, with
+        multipliers for the split constraints (β-CROWN, :func:`verinet.alpha.optimise_multipliers`).
         """
+        if self.slopes is not None and parent is not None and same is not None and np.any(same):
+            pre, out, empty = self._reuse(L, H, F, parent, np.asarray(same, dtype=bool))
+        else:
+            pre, out, empty = self._fresh(L, H, F)
+        if self.slopes is not None:
+            if parent is None and (F is None or not F.any()):  # a root: optimised intermediate bounds
+                pre = self.slopes.tighten_hidden(L, H, pre)
+            if parent is not None:  # both enclose the part: their intersection does too
+                plo, phi = parent[0], parent[1]
+                pre = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
+                       in zip(pre, plo[:-1], phi[:-1])]
+                empty = empty | np.any([(p.lo > p.hi).any(axis=1) for p in pre], axis=0)
+                pre = [IntervalArray._unsafe(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
+                       for p, a, b in zip(pre, plo[:-1], phi[:-1])]
+                out = IntervalArray._unsafe(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
+                out = IntervalArray._unsafe(np.where(empty[:, None], plo[-1], out.lo),
+                                            np.where(empty[:, None], phi[-1], out.hi))
+            out = self.slopes.tighten(L, H, pre, out, empty,
+                                      None if F is None else per_layer_signs(F, self.kinked, len(self.network.layers)),
+                                      warm=None if parent is None or len(parent) < 3 else parent[2])
+            self.last = ([p.lo for p in pre] + [out.lo], [p.hi for p in pre] + [out.hi], self.slopes.params)
+        return pre, out, empty
+
+    def _reuse(self, L, H, F, parent, same):
+        """Enclosures of the parts: the parent's, clamped to the signs of ``F``, where ``same``; fresh
+        ones (:meth:`_fresh`) elsewhere. Sound: the parent's enclosures hold on the parent's part, which
+        contains the child's, and on the child's part every fixed sign holds (:func:`clamp_signs`)."""
+        plo, phi = parent[0], parent[1]
+        lo = [np.array(a, dtype=np.float64) for a in plo]
+        hi = [np.array(a, dtype=np.float64) for a in phi]
+        empty = np.zeros(len(L), dtype=bool)
+        rest = np.flatnonzero(~same)
+        if len(rest):
+            p2, o2, e2 = self._fresh(L[rest], H[rest], None if F is None else F[rest])
+            for k, p in enumerate(list(p2) + [o2]):
+                lo[k][rest], hi[k][rest] = p.lo, p.hi
+            empty[rest] = e2
+        pre = [IntervalArray._unsafe(a, b) for a, b in zip(lo[:-1], hi[:-1])]
+        if F is not None:
+            fix = per_layer_signs(F, self.kinked, len(self.network.layers))
+            dead = np.zeros(len(L), dtype=bool)
+            pre = [p if f is None else clamp_signs(p, f, dead) for p, f in zip(pre, fix)]
+            empty |= dead
+        return pre, IntervalArray._unsafe(lo[-1], hi[-1]), empty
+
+    def _fresh(self, L, H, F):
+        """Enclosures computed from the boxes (and signs) alone."""
         if F is None or not F.any():
             if self.linear:
                 b = linear_propagate(self.backend, L, H)
@@ -210,20 +264,6 @@ class _Enclosure:
             r = (linear_propagate_fixed(self.backend, L, H, fix) if self.linear
                  else propagate_fixed(self.backend, L, H, fix))
             pre, out, empty = r.bounds.pre, r.bounds.output, r.infeasible
-        if self.slopes is not None:
-            if parent is not None:  # both enclose the part: their intersection does too
-                plo, phi = parent
-                pre = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
-                       in zip(pre, plo[:-1], phi[:-1])]
-                empty = empty | np.any([(p.lo > p.hi).any(axis=1) for p in pre], axis=0)
-                pre = [IntervalArray._unsafe(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
-                       for p, a, b in zip(pre, plo[:-1], phi[:-1])]
-                out = IntervalArray._unsafe(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
-                out = IntervalArray._unsafe(np.where(empty[:, None], plo[-1], out.lo),
-                                            np.where(empty[:, None], phi[-1], out.hi))
-            out = self.slopes.tighten(L, H, pre, out, empty,
-                                      None if F is None else per_layer_signs(F, self.kinked, len(self.network.layers)))
-            self.last = ([p.lo for p in pre] + [out.lo], [p.hi for p in pre] + [out.hi])
         return pre, out, empty
 
     def neuron_choice(self, pre, F: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -513,11 +553,12 @@ def search_spec(
     at most :data:`NEURON_SPLIT_UNSTABLE` free unstable neurons, or when it is too narrow to bisect in
     float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical input
     splitting). The neuron is chosen by :meth:`_Enclosure.neuron_choice`. With optimised slopes (high-dimensional
-    inputs, see :class:`verinet.alpha.SlopeTightener`) boxes are split on neurons whenever one is unstable,
-    children inherit their parent's enclosures, and the split scores come from the worst atom's bound. (Measured: splitting on neurons
-    whenever one is unstable needs more time than input splitting on ACAS Xu and on a 32-input network:
-    without optimised multipliers for the split constraints, as in β-CROWN, a sign split tightens the
-    bounds of the unsafe margin less than a bisection.)
+    inputs, see :class:`verinet.alpha.SlopeTightener`) the root's hidden-layer bounds are optimised too, boxes
+    are split on neurons whenever one is unstable, the two parts keep their parent's hidden-layer enclosures
+    (clamped to the new sign) and only the output is re-bounded, with multipliers for the split constraints
+    (β-CROWN; warm-started from the parent), and the split scores come from the worst atom's bound.
+    (Measured before the multipliers: splitting on neurons whenever one is unstable needed more time than
+    input splitting on ACAS Xu and on a 32-input network, so low-dimensional inputs keep bisection.)
 
     ``recorder`` (optional, e.g. :class:`verinet.prooftree.CaseRecorder`) receives the split tree's
     closed leaves (``start(lo, hi, kinked, method)``, ``closed(L, H, F)``, ``outside(L, H, F)``): the
@@ -551,7 +592,7 @@ def search_spec(
 
     if neurons not in ("auto", "never"):
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
-    enclose = _Enclosure(spec.network, bounds)
+    enclose = _Enclosure(spec.network, bounds, spec.conjunctions)
     use_neurons = neurons == "auto" and enclose.n_kinked > 0
     # high-dimensional inputs (optimised slopes): bisecting one of hundreds of coordinates barely
     # tightens anything, so boxes are split on neurons whenever one is unstable
@@ -559,10 +600,10 @@ def search_spec(
     if recorder is not None:
         recorder.start(geom.lo, geom.hi, enclose.kinked, "linear" if enclose.linear else "interval")
 
-    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None, P=None):
+    def evaluate(L: np.ndarray, H: np.ndarray, F: np.ndarray | None, P=None, same=None):
         """(closed, margin lower bound, all-unsafe, split scores, centres, centre scores, unstable count,
         neuron to split) per box (per part when ``F`` fixes neuron signs)."""
-        pre, Z, empty = enclose(L, H, F, P)
+        pre, Z, empty = enclose(L, H, F, P, same)
         refuted = np.where(strict, Z.lo >= 0, Z.lo > 0)  # atom impossible on the box
         certain = np.where(strict, Z.hi < 0, Z.hi <= 0)  # atom holds on the whole box
         margin = np.full(len(L), np.inf)
@@ -580,13 +621,19 @@ def search_spec(
         zc, G = approx_value_and_grad(spec.network, centres, atom)  # split on width × |gradient|
         sc, _ = spec.approx_scores(zc)
         infl = np.abs(G)
+        n_unstable, cand = enclose.neuron_choice(pre, F) if use_neurons else (None, None)
+        # sampled gradients only where a coordinate may be bisected (with optimised slopes, boxes with an
+        # unstable neuron are always split on a neuron)
+        need = np.ones(len(L), dtype=bool)
+        if use_neurons and enclose.slopes is not None:
+            need = ~closed & ~((cand >= 0) & (n_unstable <= neuron_limit))
         if split == "widest":
             infl = np.zeros_like(infl)
-        elif split.startswith("multi"):
+        elif split.startswith("multi") and need.any():
+            rows = np.flatnonzero(need)
             for _ in range(int(split[5:] or 3)):
-                P = L + rng.random(L.shape) * (H - L)
-                infl = np.maximum(infl, np.abs(approx_value_and_grad(spec.network, P, atom)[1]))
-        n_unstable, cand = enclose.neuron_choice(pre, F) if use_neurons else (None, None)
+                P = L[rows] + rng.random(L[rows].shape) * (H[rows] - L[rows])
+                infl[rows] = np.maximum(infl[rows], np.abs(approx_value_and_grad(spec.network, P, atom[rows])[1]))
         return closed, margin, bad, infl, centres, sc, n_unstable, cand
 
     heap: list = []
@@ -597,18 +644,20 @@ def search_spec(
 
     inherited: dict[int, tuple] = {}  # heap entry id -> its enclosures (optimised slopes only)
 
-    def add(L, H, F, P=None):
+    def add(L, H, F, P=None, same=None):
         nonlocal boxes, closed_min
         keep = geom.keep(L, H)
+        if same is not None:
+            same = np.asarray(same, dtype=bool)[keep]
         if recorder is not None and not keep.all():
             recorder.outside(L[~keep], H[~keep], None if F is None else F[~keep])
         L, H = L[keep], H[keep]
         F = F[keep] if F is not None else None
         if P is not None:
-            P = ([a[keep] for a in P[0]], [a[keep] for a in P[1]])
+            P = tuple([a[keep] for a in part] for part in P)
         if len(L) == 0:
             return None
-        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F, P)
+        closed, margin, bad, infl, centres, sc, n_unstable, cand = evaluate(L, H, F, P, same)
         own = enclose.last if enclose.slopes is not None else None
         if recorder is not None and closed.any():
             recorder.closed(L[closed], H[closed], None if F is None else F[closed])
@@ -636,7 +685,10 @@ def search_spec(
             f = F[i] if F is not None else None
             key = next(seq)
             if own is not None:
-                inherited[key] = ([a[i] for a in own[0]], [a[i] for a in own[1]])
+                # the warm start (own[2:]) only while the open boxes' copies fit in WARM_START_BYTES
+                part_bytes = sum(a[i].nbytes for a in own[2]) if len(own) > 2 else 0
+                keep = len(own) if part_bytes * (len(heap) + 1) <= WARM_START_BYTES else 2
+                inherited[key] = tuple([a[i] for a in part] for part in own[:keep])
             heapq.heappush(heap, (float(margin[i]), key, L[i], H[i], int(axis[i]), f, neuron))
         return None
 
@@ -673,12 +725,15 @@ def search_spec(
                                steps=30, starts=np.concatenate(starts))
             if found is not None:
                 return outcome("falsified", None, found)
-            next_attack = time.perf_counter() + 2.0
+            spent = time.perf_counter() - now
+            next_attack = time.perf_counter() + max(2.0, 6.0 * spent)  # attacks take at most ~1/7 of the time
         popped = [heapq.heappop(heap) for _ in range(min(batch // 2 or 1, len(heap)))]
         Ls, Hs, Fs = [], [], []
         Ps = []
+        same = []
         for _, key, lo, hi, ax, f, neuron in popped:
             Ps += [inherited.pop(key, None)] * 2
+            same += [neuron >= 0] * 2
             if neuron >= 0:  # the two sign parts of the box
                 neg, pos = f.copy(), f.copy()
                 neg[neuron], pos[neuron] = -1, 1
@@ -696,9 +751,9 @@ def search_spec(
         t_step = time.perf_counter()
         P = None
         if Ps and all(p is not None for p in Ps):
-            P = ([np.array([p[0][k] for p in Ps]) for k in range(len(Ps[0][0]))],
-                 [np.array([p[1][k] for p in Ps]) for k in range(len(Ps[0][1]))])
-        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None, P)
+            n_parts = min(len(p) for p in Ps)  # 2 when some parent kept no warm start
+            P = tuple([np.array([p[j][k] for p in Ps]) for k in range(len(Ps[0][j]))] for j in range(n_parts))
+        found = add(np.array(Ls), np.array(Hs), np.array(Fs) if use_neurons else None, P, same)
         step_time = time.perf_counter() - t_step
         if found is not None:
             return outcome("falsified", None, found)
