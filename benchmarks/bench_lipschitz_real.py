@@ -110,12 +110,15 @@ def previous_rules():
     """The branch-and-bound's rules before the low-dimensional work: neuron splits on every box with an
     unstable ReLU under linear bounds, fixed batches, no leaf searches."""
     mod = importlib.import_module("verinet.lipschitz")
-    saved = (mod._LINEAR_BRANCH_SHARE, mod._pop_count, mod._LEAF_BOXES)
-    mod._LINEAR_BRANCH_SHARE, mod._pop_count, mod._LEAF_BOXES = 1.0, (lambda batch, *a: batch), 0
+    names = ("_LINEAR_BRANCH_SHARE", "_LINEAR_BRANCH_MAX", "_pop_count", "_LEAF_BOXES")
+    saved = [getattr(mod, k) for k in names]
+    for k, v in zip(names, (1.0, 10**9, lambda batch, *a: batch, 0)):
+        setattr(mod, k, v)
     try:
         yield
     finally:
-        mod._LINEAR_BRANCH_SHARE, mod._pop_count, mod._LEAF_BOXES = saved
+        for k, v in zip(names, saved):
+            setattr(mod, k, v)
 
 
 def one_box_upper(net, region, jacobian: str) -> float:

@@ -411,7 +411,7 @@ def lipschitz(
         otherwise.
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
-        coordinates + 1 of them; with linear bounds: with at most half of all ReLUs unstable) is split on
+        coordinates + 1 of them; with linear bounds: with at most 32 and half of all ReLUs unstable) is split on
         the sign of one — the earliest layer's widest — rather than
         on a coordinate: its two parts cover the box, on each the neuron's derivative is exact, and its
         sign constraint tightens every later layer (with linear bounds it also shrinks the box and may
@@ -541,12 +541,16 @@ def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
 #: shrinks the box and can prove parts empty (measured: 8-32-32-1, r = 0.1, converged in 1,733 boxes
 #: instead of a gap of 0.27 after 145,000; with interval bounds fixing neurons early is 10–100× worse)
 _BRANCH_UNSTABLE = 2
-#: ... but a box where more than this share of the kinked neurons is unstable is split on a coordinate:
-#: its bounds are too loose for sign constraints to pay (ACAS Xu 5-50×6-5 on [-0.3, 0.3]^5, about 80 % of
-#: the 300 ReLUs unstable at the root and 70 % at the top boxes after 4,000 boxes: upper bound 2.2e5
-#: after 60 s when every such box was split on a neuron, 5.2e4 with coordinate splits). The random
-#: networks of ``benchmarks/bench_lipschitz.py`` (table 3) have 10–46 % unstable at the root.
+#: ... but a box with more than this share of the kinked neurons (or more than _LINEAR_BRANCH_MAX of them)
+#: unstable is split on a coordinate: its bounds are too loose for sign constraints to pay. Measured on
+#: ACAS Xu 5-50×6-5 (300 ReLUs; about 250 unstable at the root of [-0.3, 0.3]^5, 200 at the top boxes
+#: after 4,000 boxes): upper bound 2.2e5 after 60 s when every such box was split on a neuron, 5.2e4 with
+#: coordinate splits; on the sub-box [-0.3,-0.15]²×[0,0.15]×[-0.3,-0.15]×[0,0.15] after 5,000 boxes
+#: 4.0e4 (every box on a neuron), 7.8e3 (limit 150), 3.2e3 (limit 75 or coordinates only). The random
+#: networks of ``benchmarks/bench_lipschitz.py`` (table 3), where activation splitting converges fast,
+#: have 9–25 unstable ReLUs at the root.
 _LINEAR_BRANCH_SHARE = 0.5
+_LINEAR_BRANCH_MAX = 32
 #: boxes per chunk of a small batch (larger batches go out in four chunks)
 _CHUNK = CHUNK
 
@@ -578,7 +582,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
               if precision is None and exact_weights else None)
     kinked = ev.kinked
     branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0 and neurons == "auto"
-    branch_limit = (int(_LINEAR_BRANCH_SHARE * ev.n_kinked) if ev.linear
+    branch_limit = (min(int(_LINEAR_BRANCH_SHARE * ev.n_kinked), _LINEAR_BRANCH_MAX) if ev.linear
                     else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1))
 
     boxes = 0
