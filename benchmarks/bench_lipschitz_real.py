@@ -3,12 +3,22 @@
 Run ``python benchmarks/bench_lipschitz_real.py`` (ACAS Xu and all ten MNIST properties, 60 s per run; each
 case is run twice or three times, so about an hour) or choose cases: ``--props 0 3`` (MNIST property
 indices, 0–9 in the order of ``mnistfc_instances.csv``), ``--no-acas``, ``--no-mnist``, ``--limit 20``,
-``--long`` (adds runs with a 600 s limit), ``--no-before``. Every number is measured in this one run.
+``--long`` (adds runs with a 600 s limit), ``--no-before``, ``--workers 2``. Every number is measured in
+this one run.
 
-Cases (l∞ inputs, ``cᵀf`` with the dual l1 norm of the gradient):
+Table 1, ACAS Xu ``ACASXU_run2a_1_1_batch_2000.onnx`` (5-50×6-5), output 0, l∞ inputs (so the l1 norm of
+the gradient), boxes ``[−0.01, 0.01]^5`` and ``[−0.3, 0.3]^5`` around 0 (normalised coordinates):
 
-* ACAS Xu ``ACASXU_run2a_1_1_batch_2000.onnx`` (5-50×6-5), output 0, boxes ``[−0.01, 0.01]^5`` and
-  ``[−0.3, 0.3]^5`` around 0 (normalised coordinates);
+* ``one box``: the upper bound of the whole box from one evaluation, interval chain rule vs linear bounds
+  (back-substitution through the forward and the backward pass, :mod:`verinet.jacobian_bounds`);
+* ``previous``: the branch-and-bound with the rules it had before the low-dimensional work, restored in
+  this process: every box with linear bounds and an unstable ReLU split on a neuron, batches of 128 boxes,
+  no searches in the worst boxes (``--no-previous`` skips it);
+* ``now``: ``lipschitz(..., time_limit=T, workers=W)`` with the defaults;
+* ``up/low`` = upper/lower, the factor by which the true constant is still uncertain.
+
+Table 2, the cases (l∞ inputs, ``cᵀf`` with the dual l1 norm of the gradient):
+
 * MNIST ``mnist-net_256x2.onnx`` (784-256-256-10) on the input box of each VNN-LIB property, output 0 and
   the margin ``y_label − y_j`` (``j`` the runner-up class at the box centre).
 
@@ -28,7 +38,9 @@ Columns, per case and time limit ``T``:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import importlib
 import os
 import platform
 import time
@@ -93,12 +105,59 @@ def baseline_lower(net, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, seconds: 
     return best
 
 
+@contextlib.contextmanager
+def previous_rules():
+    """The branch-and-bound's rules before the low-dimensional work: neuron splits on every box with an
+    unstable ReLU under linear bounds, fixed batches, no leaf searches."""
+    mod = importlib.import_module("verinet.lipschitz")
+    names = ("_LINEAR_BRANCH_SHARE", "_LINEAR_BRANCH_MAX", "_pop_count", "_LEAF_BOXES")
+    saved = [getattr(mod, k) for k in names]
+    for k, v in zip(names, (1.0, 10**9, lambda batch, *a: batch, 0)):
+        setattr(mod, k, v)
+    try:
+        yield
+    finally:
+        for k, v in zip(names, saved):
+            setattr(mod, k, v)
+
+
+def one_box_upper(net, region, jacobian: str) -> float:
+    return lipschitz(net, region, max_boxes=1, search=0.0, samples=0, bounds="linear" if jacobian == "linear"
+                     else "interval", jacobian=jacobian, workers=1).upper
+
+
+def acas_table(args, limits) -> None:
+    net = load_network(ACAS)
+    lipschitz(net, Region.box(["-0.01"] * 5, ["0.01"] * 5), time_limit=1.0, workers=args.workers)  # warm-up
+    print(f"ACAS Xu 1_1, output 0, l∞ inputs, workers={args.workers}")
+    print("| box | one box: interval | one box: linear | T (s) | previous [lower, upper] up/low | "
+          "now [lower, upper] up/low | now boxes | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in args.boxes:
+        region = Region.box([f"-{r}"] * 5, [r] * 5)
+        iv, ln = one_box_upper(net, region, "interval"), one_box_upper(net, region, "linear")
+        for T in limits:
+            prev = "—"
+            if not args.no_previous:
+                with previous_rules():
+                    rp = lipschitz(net, region, time_limit=T, workers=args.workers)
+                prev = fmt(rp.lower, rp.upper)
+            rn = lipschitz(net, region, time_limit=T, workers=args.workers)
+            load = os.getloadavg()[0]
+            print(f"| [-{r}, {r}]^5 | {iv:.4g} | {ln:.4g} | {T:g} | {prev} | {fmt(rn.lower, rn.upper)} "
+                  f"({rn.status.value}, gap {rn.gap:.2g}) | {rn.boxes} | {load:.1f} |", flush=True)
+    if "0.01" in args.boxes and not args.only_long:  # the target: relative gap 1e-3 within 120 s
+        region = Region.box(["-0.01"] * 5, ["0.01"] * 5)
+        runs = [("now", contextlib.nullcontext)] + ([] if args.no_previous else [("previous", previous_rules)])
+        for name, ctx in runs:
+            with ctx():
+                rt = lipschitz(net, region, tol=1e-3, time_limit=120.0, workers=args.workers)
+            print(f"[-0.01, 0.01]^5 to gap 1e-3, {name}: {rt.status.value} in {rt.seconds:.1f} s, {rt.boxes} boxes, "
+                  f"{fmt(rt.lower, rt.upper)}, load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def cases(args):
     out = []
-    if not args.no_acas:
-        net = load_network(ACAS)
-        for r in ("0.01", "0.3"):
-            out.append((f"ACAS Xu 1_1 [-{r},{r}]^5 y0", net, Region.box([f"-{r}"] * 5, [r] * 5), 0))
     if not args.no_mnist:
         net = load_network(MNIST)
         props = mnist_properties()
@@ -130,9 +189,19 @@ def main() -> None:
     ap.add_argument("--no-acas", action="store_true")
     ap.add_argument("--no-mnist", action="store_true")
     ap.add_argument("--no-before", action="store_true", help="skip the runs without the gradient search")
+    ap.add_argument("--no-previous", action="store_true", help="ACAS Xu: skip the runs with the previous rules")
+    ap.add_argument("--only-long", action="store_true", help="ACAS Xu: only the long limit")
+    ap.add_argument("--boxes", nargs="*", default=["0.01", "0.3"], help="ACAS Xu box radii")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     limits = [args.limit] + ([args.long_limit] if args.long else [])
+    if args.only_long:
+        limits = [args.long_limit]
+    if not args.no_acas:
+        acas_table(args, limits)
+    if args.no_mnist:
+        return
     print("| case | T (s) | before [lower, upper] up/low | after [lower, upper] up/low | baseline lower | "
           "after/baseline | load |")
     print("|---|---|---|---|---|---|---|")

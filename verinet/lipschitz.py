@@ -39,11 +39,12 @@ from verinet.exactfmt import float_to_exact_str
 from verinet.gradient import coefficient_vector, gradient_from_bounds, jacobian_from_bounds
 from verinet.gradient_search import approx_region_candidates
 from verinet.jacobian_bounds import gradient_bounds
+from verinet.leaf_search import leaf_candidates
 from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
 from verinet.null_parts import prove_null_part
-from verinet.parallel import make_pool
+from verinet.parallel import CHUNK, make_pool
 from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed
 from verinet.region import Region
 from verinet.witness import piece_point
@@ -408,7 +409,8 @@ def lipschitz(
         32 hidden neurons, interval bounds otherwise (``benchmarks/bench_lipschitz.py`` compares them).
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
-        coordinates + 1 of them) is split on the sign of one — the earliest layer's widest — rather than
+        coordinates + 1 of them; with linear bounds: with at most 32 and half of all ReLUs unstable) is split on
+        the sign of one — the earliest layer's widest — rather than
         on a coordinate: its two parts cover the box, on each the neuron's derivative is exact, and its
         sign constraint tightens every later layer (with linear bounds it also shrinks the box and may
         prove the part empty). ``never``: coordinates only, as in the paper's method.
@@ -417,7 +419,10 @@ def lipschitz(
         smoothed gradient ascent, a walk over activation patterns; :mod:`verinet.gradient_search`), whose
         points give rigorous lower bounds; the search resumes for one share at 1/4, 1/2 and 3/4 of the
         time limit (4 shares in all at most). Without a time limit a small fixed search (deterministic).
-        0 disables it. Single outputs and combinations only (not ``"all"``).
+        Besides, short searches in the boxes with the largest upper bounds (:mod:`verinet.leaf_search`)
+        take at most this share of the time elapsed (without a time limit: one round each time the
+        number of boxes doubles), so the lower bound follows the upper bound's worst regions.
+        0 disables both. Single outputs and combinations only (not ``"all"``).
     jacobian : {"auto", "interval", "linear"}
         Upper bound of each box's gradient norm: the interval chain rule, or also sound linear bounds
         back-substituted through the backward pass (:mod:`verinet.jacobian_bounds`; the smaller of the
@@ -501,13 +506,14 @@ def _auto_bounds(network: Network) -> str:
 class _Node:
     """A box of the search: corners, the fixed neuron signs, and what its last evaluation found."""
 
-    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null")
+    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null", "searched")
 
     def __init__(self, lo, hi, fix, bound, score, n_unstable, cand, polished) -> None:
         self.lo, self.hi, self.fix = lo, hi, fix
         self.bound, self.score = float(bound), score
         self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
         self.null: tuple = ()
+        self.searched = False  # a leaf search has looked for large gradients in this box
 
     def leaf(self, kinked, precision: int = 53) -> Leaf:
         return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
@@ -533,6 +539,33 @@ def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
 #: shrinks the box and can prove parts empty (measured: 8-32-32-1, r = 0.1, converged in 1,733 boxes
 #: instead of a gap of 0.27 after 145,000; with interval bounds fixing neurons early is 10–100× worse)
 _BRANCH_UNSTABLE = 2
+#: ... but a box with more than this share of the kinked neurons (or more than _LINEAR_BRANCH_MAX of them)
+#: unstable is split on a coordinate: its bounds are too loose for sign constraints to pay. Measured on
+#: ACAS Xu 5-50×6-5 (300 ReLUs; about 250 unstable at the root of [-0.3, 0.3]^5, 200 at the top boxes
+#: after 4,000 boxes): upper bound 2.2e5 after 60 s when every such box was split on a neuron, 5.2e4 with
+#: coordinate splits; on the sub-box [-0.3,-0.15]²×[0,0.15]×[-0.3,-0.15]×[0,0.15] after 5,000 boxes
+#: 4.0e4 (every box on a neuron), 7.8e3 (limit 150), 3.2e3 (limit 75 or coordinates only). The random
+#: networks of ``benchmarks/bench_lipschitz.py`` (table 3), where activation splitting converges fast,
+#: have 9–25 unstable ReLUs at the root.
+_LINEAR_BRANCH_SHARE = 0.5
+_LINEAR_BRANCH_MAX = 32
+#: boxes per chunk of a small batch (larger batches go out in four chunks)
+_CHUNK = CHUNK
+
+
+def _pop_count(batch: int, frontier: int, lower: float, upper: float) -> int:
+    """Boxes to expand next: ``batch``, or up to 8 batches when the frontier is large (16 batches or more)
+    and the relative gap still above 0.1. Far from convergence many boxes have to be refined anyway, and
+    evaluating them together amortises per-call costs (ACAS Xu 5-50×6-5, linear bounds, boxes of width
+    0.0375: 5.9 ms per box in chunks of 128, 2.8 ms in chunks of 512); near convergence the search stays
+    focused on the few boxes at the top."""
+    if frontier < 16 * batch or not upper - lower > 0.1 * upper:
+        return batch
+    return min(8 * batch, frontier // 16)
+
+
+#: boxes searched for large gradients per leaf search (those with the largest upper bounds)
+_LEAF_BOXES = 8
 
 
 def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy, precision, batch,
@@ -547,7 +580,8 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
               if precision is None and exact_weights else None)
     kinked = ev.kinked
     branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0 and neurons == "auto"
-    branch_limit = ev.n_kinked if ev.linear else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1)
+    branch_limit = (min(int(_LINEAR_BRANCH_SHARE * ev.n_kinked), _LINEAR_BRANCH_MAX) if ev.linear
+                    else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1))
 
     boxes = 0
     tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
@@ -590,6 +624,9 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         H = np.array([k[1] for k in children])
         F = np.array([k[2] for k in children], dtype=np.int8).reshape(len(children), ev.n_kinked)
         centres = np.clip(0.5 * L + 0.5 * H, L, H)
+        # a large batch goes out in four chunks (the split depends on the batch alone, so results do not
+        # depend on the number of workers): per-call costs amortise over more boxes
+        pool.chunk = max(_CHUNK, -(-len(children) // 4))
         up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
         up = np.minimum(up, np.array([k[3] for k in children], dtype=np.float64))
         try_lower(centres, low)
@@ -627,6 +664,34 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         search_lower(None if time_limit is None else search * time_limit, 0)
     # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
     resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
+    # leaf searches: the lower bound follows the upper bound's worst boxes (verinet.leaf_search); with a
+    # time limit they take at most one share of the time elapsed, without one they run each time the
+    # number of boxes doubles (deterministic)
+    leaf_state = {"seconds": 0.0, "next": 4 * batch, "round": 0}
+
+    def search_leaves() -> None:
+        top = [e[2] for e in heapq.nsmallest(4 * _LEAF_BOXES, heap)]
+        top = [n for n in top if not n.searched and n.bound > lower][:_LEAF_BOXES]
+        if not top:
+            return
+        t = time.perf_counter()
+        for n in top:
+            n.searched = True
+        pts = leaf_candidates(network, c, norm, [(n.lo, n.hi) for n in top], free,
+                              seed=seed + 1000 * (leaf_state["round"] + 1))
+        if len(pts):
+            try_lower(pts, ev.points(pts))
+        leaf_state["round"] += 1
+        leaf_state["seconds"] += time.perf_counter() - t
+
+    def leaf_due(now: float) -> bool:
+        if not searching or boxes < leaf_state["next"]:
+            return False
+        if time_limit is None:
+            leaf_state["next"] = 2 * boxes
+            return True
+        leaf_state["next"] = boxes + batch
+        return leaf_state["seconds"] <= search * (now - t0)
     last_report = time.perf_counter()
     last_boxes = 0
     status = Status.CONVERGED
@@ -658,6 +723,9 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             resumes.pop(0)
             search_lower(search * time_limit, 3 - len(resumes))
             continue
+        if leaf_due(now):
+            search_leaves()
+            continue
         at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
         if at_floor and witness is not None and not witness_polished:
             val = float(polish.points(np.array([witness]))[0])
@@ -665,7 +733,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             lower = max(lower, val)  # running maximum: the lower bound never decreases
             continue
         # pop a batch of the most promising boxes
-        popped = [heapq.heappop(heap)[2] for _ in range(min(batch, len(heap)))]
+        popped = [heapq.heappop(heap)[2] for _ in range(min(_pop_count(batch, len(heap), lower, upper), len(heap)))]
         children: list = []
         for node in popped:
             if node.bound < lower:  # cannot contain the maximum: keep it as a leaf, do not expand

@@ -38,6 +38,27 @@ def _parse_output(output: str | None, coef: str | None):
         raise click.BadParameter(f"expected an output index or 'all', got {output!r}", param_hint="--output") from None
 
 
+def _search_share(value: str, time_limit: float | None) -> float:
+    """The ``search`` share of :func:`verinet.lipschitz.lipschitz` from ``--search`` (see its help)."""
+    import math
+
+    if value.strip().lower() == "off":
+        return 0.0
+    try:
+        x = float(value)
+    except ValueError:
+        raise QueryError(f"--search must be a share in (0, 1), seconds >= 1 or 'off', got {value!r}") from None
+    if not (math.isfinite(x) and x > 0):
+        raise QueryError(f"--search must be a share in (0, 1), seconds >= 1 or 'off', got {value}")
+    if x < 1:
+        return x
+    if time_limit is None:
+        raise QueryError(f"--search {value} is in seconds and needs --time-limit (or give a share in (0, 1))")
+    if x >= time_limit:
+        raise QueryError(f"--search {value} s must be shorter than --time-limit {time_limit:g} s")
+    return x / time_limit
+
+
 def resolve_region(network, center: str | None, radius: str | None, box: str | None, domain: bool, norm: str):
     """The region of a query from the mutually exclusive ``--center/--radius``, ``--box`` and ``--domain``."""
     from verinet.cli._query import parse_box_file, parse_center
@@ -79,6 +100,10 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--jacobian", type=click.Choice(["auto", "interval", "linear"]), default="auto", show_default=True,
               help="Per-box gradient bounds: interval chain rule, or also back-substitution through the backward "
                    "pass (tighter; auto: with linear bounds).")
+@click.option("--search", "search_opt", metavar="FRACTION|SECONDS|off", default="0.05", show_default=True,
+              help="Search for large gradients (rigorous lower bounds): a share in (0, 1) of --time-limit, or "
+                   "seconds (>= 1, below --time-limit) per round; rounds at the start, at 1/4, 1/2, 3/4 of "
+                   "the limit, and in the boxes with the largest upper bounds as they appear; off: none.")
 @click.option("--neurons", type=click.Choice(["auto", "never"]), default="auto", show_default=True,
               help="Also split boxes on the sign of an unstable ReLU (auto), or on coordinates only (never).")
 @click.option("--precision", type=int, help="Bits for arbitrary-precision arithmetic throughout (default: float64).")
@@ -93,8 +118,8 @@ def resolve_region(network, center: str | None, radius: str | None, box: str | N
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_limit, max_boxes, strategy,
-              bounds, jacobian, neurons, precision, workers, scheduler, certificate, as_json, quiet,
-              cert_format="auto") -> None:
+              bounds, jacobian, search_opt, neurons, precision, workers, scheduler, certificate, as_json,
+              quiet, cert_format="auto") -> None:
     """Verified bounds [lower, upper] on the Lipschitz constant of MODEL on a region.
 
     The output uses |·| for one output or a combination, and the input norm for --output all.
@@ -111,6 +136,7 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     if not tol >= 0:  # also rejects NaN
         raise QueryError(f"--tol must be >= 0, got {tol}")
     positive_seconds(time_limit, "--time-limit")
+    search = _search_share(search_opt, time_limit)
     if max_boxes < 1:
         raise QueryError(f"--max-boxes must be >= 1, got {max_boxes}")
     cert_path = writable_output(certificate, "--certificate")
@@ -136,6 +162,7 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     try:
         result = run(network, region, norm=norm, output=out, tol=tol, time_limit=time_limit,
                      max_boxes=max_boxes, strategy=strategy, bounds=bounds, jacobian=jacobian, neurons=neurons,
+                     search=search,
                      precision=precision, workers=workers, scheduler=scheduler, progress=progress)
     except KeyboardInterrupt:
         _interrupted(last, as_json)
