@@ -173,9 +173,13 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
     seq = itertools.count()
     heap: list = []  # (−bound, seq, fix, cand, final)
 
+    per_box = 0.0  # seconds per evaluated part (running average)
+
     def push_all(F: np.ndarray, parent: np.ndarray) -> None:
-        nonlocal boxes
+        nonlocal boxes, per_box
+        t = time.perf_counter()
         up, cand, empty = _evaluate(ev, network, lo0, hi0, F)
+        per_box = (per_box * boxes + (time.perf_counter() - t)) / (boxes + len(F))
         up = np.minimum(up, parent)
         boxes += len(F)
         for i in range(len(F)):
@@ -241,7 +245,10 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
             continue
         popped = []
         # batches grow with the tree (one evaluation of a large batch can take seconds on MNIST)
-        while heap and len(popped) < min(batch, max(1, boxes // 8)):
+        size = min(batch, max(1, boxes // 8))
+        if time_limit is not None and per_box > 0:  # end the last evaluation near the time limit
+            size = max(1, min(size, int((time_limit - (now - t0)) / (2 * per_box))))
+        while heap and len(popped) < size:
             e = heapq.heappop(heap)
             if e[3] < 0:  # nothing left to split: keep it (a leaf whose bound is final)
                 popped.append(e)

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import verinet.lipschitz_neuron as ln
 from verinet.lipschitz import _Evaluator, _output_label, lipschitz
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import hyp  # noqa: E402
 from oracle import ExactLayer, exact_lipschitz, finite_difference_slope, network_from_spec, random_spec  # noqa: E402
 
 F = Fraction
@@ -125,3 +128,16 @@ def test_lipschitz_dispatches_on_64_inputs():
         assert slope.le(r.upper)
     old = lipschitz(net, region, output=[1.0, -1.0], max_boxes=60, search=0.0, jacobian="interval")
     assert old.strategy != "neurons"
+
+
+@hyp(12)
+@given(seed=st.integers(0, 2**16), a=st.integers(-16, 15), w=st.integers(1, 16), b=st.integers(-16, 15),
+       h=st.integers(1, 16))
+def test_property_random_networks_and_dyadic_boxes(seed, a, w, b, h):
+    """Any small network and dyadic box (endpoints often exactly on kinks of dyadic weights)."""
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, 2, [4, 3], 2)
+    lo, hi = [a / 16, b / 16], [(a + w) / 16, (b + h) / 16]
+    r = _run(spec, lo, hi, "inf", [1.0, -1.0], max_boxes=100)
+    L = _exact(spec, lo, hi, "inf", [1.0, -1.0])
+    assert L.le(r.upper) and L.ge(r.lower), (r.lower, r.upper, L)
