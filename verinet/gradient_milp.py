@@ -185,6 +185,10 @@ def gradient_milp(network: Network, c, lo, hi, *, pre=None, grad_bounds=None, se
         grad_bounds = gb if grad_bounds is None else grad_bounds
     layers = network.layers
     H = len(layers) - 1  # hidden layers
+    finite = all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for p in pre[:H] for a in p)
+    if not finite or not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in grad_bounds):
+        # big-M constants need finite bounds
+        return MilpResult(None, None, -np.inf, np.inf, "failed", 0, time.perf_counter() - t0)
     W = [L.weight_mid for L in layers]
     bvec = [L.bias_mid for L in layers]
     mb = _Builder()

@@ -95,14 +95,14 @@ def split_scores(network: Network, bounds, c: np.ndarray, free: np.ndarray | Non
     return np.concatenate([np.where(uns[k], mag[k] * rho[k], 0.0) for k in range(Hn)], axis=1)
 
 
-def _evaluate(ev, network: Network, lo: np.ndarray, hi: np.ndarray, F: np.ndarray):
+def _evaluate(ev, network: Network, lo: np.ndarray, hi: np.ndarray, F: np.ndarray, split: str = "effect"):
     """Sound upper bounds (B,) over the parts ``F`` of the box, split candidates (B,) (−1: none), and the
     parts proved empty (B,). ``ev`` is a :class:`verinet.lipschitz._Evaluator` (its sound kernels)."""
     B = len(F)
     L = np.broadcast_to(lo, (B, len(lo))).copy()
     H = np.broadcast_to(hi, (B, len(hi))).copy()
     bounds, infeasible = ev._bounds(L, H, F)
-    bounds, n_unstable, _, empty = ev._override(bounds, F)
+    bounds, n_unstable, widest, empty = ev._override(bounds, F)
     if infeasible is not None:
         empty = empty | infeasible
     b = ev.backend
@@ -117,6 +117,8 @@ def _evaluate(ev, network: Network, lo: np.ndarray, hi: np.ndarray, F: np.ndarra
     cand = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), -1)
     # unstable neurons with a zero score (e.g. zero weights) are still split, widest first
     cand = np.where((cand < 0) & (n_unstable > 0), _first_unstable(ev, bounds), cand)
+    if split == "widest":  # the input-splitting search's choice: the earliest layer's widest neuron
+        cand = widest
     cand = np.where(empty, -1, cand)
     return up, cand, empty
 
@@ -134,10 +136,12 @@ def _first_unstable(ev, bounds) -> np.ndarray:
 
 def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out_label: str, tol: float,
                      time_limit: float | None, max_boxes: int, batch: int, samples: int, search: float,
-                     seed: int, progress, t0: float):
+                     seed: int, progress, t0: float, split: str = "effect"):
     """Best-first neuron-sign branch-and-bound over the region's box (module docstring).
 
-    Arguments as :func:`verinet.lipschitz.lipschitz` (validated there); ``ev`` its float64 evaluator.
+    Arguments as :func:`verinet.lipschitz.lipschitz` (validated there); ``ev`` its float64 evaluator (one
+    process: ``workers`` does not apply). ``split``: ``"effect"`` (module docstring) or ``"widest"`` (the
+    earliest layer's widest unstable neuron, for comparison).
     Lower bounds: box centre and ``samples`` random points, then (``search > 0``) the gradient search of
     :mod:`verinet.gradient_search` for a ``search`` share of the time limit followed by the MILP sign
     ascent of :mod:`verinet.gradient_milp` from the best points found (4 shares the first time), repeated
@@ -178,7 +182,7 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
     def push_all(F: np.ndarray, parent: np.ndarray) -> None:
         nonlocal boxes, per_box
         t = time.perf_counter()
-        up, cand, empty = _evaluate(ev, network, lo0, hi0, F)
+        up, cand, empty = _evaluate(ev, network, lo0, hi0, F, split)
         per_box = (per_box * boxes + (time.perf_counter() - t)) / (boxes + len(F))
         up = np.minimum(up, parent)
         boxes += len(F)

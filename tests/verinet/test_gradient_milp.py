@@ -69,3 +69,8 @@ def test_unsupported_networks_and_norms():
     assert supports_milp(relu, "inf")
     assert not supports_milp(relu, "2") and not supports_milp(relu, "1")
     assert not supports_milp(smooth, "inf")
+    # infinite pre-activation bounds give no big-M constants: no solve, no candidate
+    pre = [(np.full(3, -np.inf), np.full(3, np.inf)), (np.zeros(1), np.zeros(1))]
+    res = gradient_milp(relu, np.array([1.0]), np.zeros(2), np.ones(2), pre=pre,
+                        grad_bounds=(np.full(2, -1.0), np.ones(2)), seconds=1)
+    assert res.status == "failed" and res.x is None
