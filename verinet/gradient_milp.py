@@ -408,7 +408,7 @@ def _sound_bounds(network: Network, c: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 
 def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None, pre=None, grad_bounds=None,
-                    full: float = 0.0):
+                    full: float = 0.0, done: set | None = None):
     """Candidate points from MILP solves (float64; the caller evaluates them rigorously).
 
     An ascent over sign vectors: from a start point ``x`` with gradient ``g``, maximise ``sign(g)ᵀ g'`` over
@@ -427,6 +427,10 @@ def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None,
         Start points (default: the box centre); the best by float gradient norm is used first.
     full : float
         Share of ``seconds`` for the full MILP (0: none; then ``float_bound`` is ``inf``).
+    done : set, optional
+        Sign vectors (``bytes``) whose MILP was solved to optimality, shared between calls and updated:
+        the ascent starts from the best start whose sign vector is not in it (so a later call continues
+        an ascent that an earlier one left unfinished, and does not repeat a finished one).
 
     Returns
     -------
@@ -450,7 +454,11 @@ def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None,
     G = s.grads(X)[0]
     v = _dual_norm(G, s.q)
     s.record(X, v)
-    i = int(np.argmax(v))
+    done = set() if done is None else done
+    fresh = np.array([np.where(G[k] >= 0.0, 1.0, -1.0).tobytes() not in done for k in range(len(G))])
+    if not fresh.any():
+        fresh[:] = True
+    i = int(np.argmax(np.where(fresh, v, -np.inf)))
     g, best = G[i], float(v[i])
     asc_end = t0 + (1.0 - full) * seconds
     seen: set[bytes] = set()
@@ -472,6 +480,8 @@ def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None,
             retry = True
             continue
         retry = False
+        if res.status == "optimal":
+            done.add(key)
         pts = [res.x[None, :]]
         y = _lp_piece_point(network, res.signs, lo, hi, max(deadline - time.perf_counter(), 0.5))
         if y is not None:

@@ -215,9 +215,12 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
             secs = min(secs, max(time_limit - (time.perf_counter() - t0), 0.0))
         if secs < 0.5:
             return
-        mc, _ = milp_candidates(network, c, lo0, hi0, seconds=secs, starts=cand.points[:8])
+        # the ascent goes on from the best point so far (unless it finished there) or the new candidates
+        starts = cand.points[:8] if witness is None else np.concatenate([np.array([witness]), cand.points[:8]])
+        mc, _ = milp_candidates(network, c, lo0, hi0, seconds=secs, starts=starts, done=milp_done)
         try_lower(mc.points)
 
+    milp_done: set = set()
     searching = search > 0
     if searching:
         search_lower(0)
