@@ -46,6 +46,7 @@ import time
 
 import numpy as np
 
+from intervals import rounding as R
 from intervals.array import IntervalArray
 from verinet.gradient import gradient_from_bounds
 from verinet.jacobian_bounds import gradient_bounds
@@ -217,10 +218,15 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
             return
         # the ascent goes on from the best point so far (unless it finished there) or the new candidates
         starts = cand.points[:8] if witness is None else np.concatenate([np.array([witness]), cand.points[:8]])
-        mc, _ = milp_candidates(network, c, lo0, hi0, seconds=secs, starts=starts, done=milp_done)
+        mc, _ = milp_candidates(network, c, ilo, ihi, seconds=secs, starts=starts, done=milp_done)
         try_lower(mc.points)
 
     milp_done: set = set()
+    # the MILP's points sit on faces of its box: the float box inside the exact region, so that they count
+    ilo = np.array([R.float_up(v) for v in region.lower], dtype=np.float64)
+    ihi = np.array([R.float_down(v) for v in region.upper], dtype=np.float64)
+    pinned = ilo > ihi  # a pinned coordinate that is not a float: its outer enclosure
+    ilo[pinned], ihi[pinned] = lo0[pinned], hi0[pinned]
     searching = search > 0
     if searching:
         search_lower(0)

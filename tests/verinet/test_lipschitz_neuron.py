@@ -141,3 +141,21 @@ def test_property_random_networks_and_dyadic_boxes(seed, a, w, b, h):
     r = _run(spec, lo, hi, "inf", [1.0, -1.0], max_boxes=100)
     L = _exact(spec, lo, hi, "inf", [1.0, -1.0])
     assert L.le(r.upper) and L.ge(r.lower), (r.lower, r.upper, L)
+
+
+def test_search_stages_give_the_exact_constant_on_a_decimal_box():
+    """With the lower-bound search (gradient search + MILP stage) on a box whose ends are not floats."""
+    pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(21)
+    spec = random_spec(rng, 2, [5, 4], 1)
+    net = network_from_spec(spec)
+    region = Region.box(["-0.3", "-0.1"], ["0.7", "0.3"])
+    c, label = _output_label(net, 0)
+    l0, h0 = region.outer_box()
+    ev = _Evaluator(net, c, "inf", None, h0 > l0, "linear", "linear")
+    r = ln.neuron_lipschitz(net, region, ev, c, "inf", label, 1e-9, 3.0, 10**6, 4, 0, 0.2, 0, None,
+                            time.perf_counter())
+    L = exact_lipschitz(spec, [F("-0.3"), F("-0.1")], [F("0.7"), F("0.3")], "inf", 0)
+    assert L.ge(r.lower) and L.le(r.upper)
+    assert r.lower >= L.to_float() * (1 - 1e-9)
+    assert region.contains(np.array(r.witness))
