@@ -41,6 +41,7 @@ from verinet.gradient_search import approx_region_candidates
 from verinet.jacobian_bounds import gradient_bounds
 from verinet.leaf_search import leaf_candidates
 from verinet.linear import linear_propagate, linear_propagate_fixed
+from verinet.lipschitz_neuron import neuron_lipschitz, wants_neuron_search
 from verinet.network import Network
 from verinet.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
 from verinet.null_parts import prove_null_part
@@ -490,6 +491,11 @@ def lipschitz(
         jacobian = "interval"
     pool = make_pool(_Evaluator, (network, c, norm, precision, free, bounds, jacobian), workers, scheduler)
     try:
+        if wants_neuron_search(network, c, jacobian, precision, strategy, neurons):
+            # high-dimensional inputs: neuron-sign branch-and-bound on the whole box (one process)
+            result = neuron_lipschitz(network, region, pool.local, c, norm, out_label, tol, time_limit, max_boxes,
+                                      batch, samples, search, seed, progress, t0)
+            return dataclasses.replace(result, bounds=bounds, jacobian=jacobian)
         result = _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
                          precision, batch, samples, seed, progress, t0, lo0, hi0, width0, neurons, search)
         return dataclasses.replace(result, bounds=bounds, jacobian=jacobian)

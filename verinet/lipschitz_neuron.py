@@ -1,0 +1,304 @@
+"""Lipschitz bounds of high-dimensional ReLU networks: branch-and-bound on neuron signs over one box.
+
+Splitting the input box is hopeless in hundreds of dimensions (MNIST: 784). This search keeps the region's
+box whole and splits the *sign* of one unstable neuron at a time (as β-CROWN does for verification, Wang
+et al., NeurIPS 2021): a node is the part ``P_F = {x ∈ box : s_i z_i(x) ≥ 0 for (i, s_i) ∈ F}``; its upper
+bound is the sound gradient bound of :mod:`verinet.lipschitz` (``_Evaluator``: pre-activation bounds with
+the sign constraints back-substituted by :func:`verinet.linear.linear_propagate_fixed`, fixed neurons with
+derivative exactly 1 or 0, then the interval chain rule met with back-substitution through the backward
+pass, :mod:`verinet.jacobian_bounds`). Nodes are expanded best first (largest upper bound); the split
+neuron is the one whose derivative uncertainty carries the largest share of the l1 bound (below).
+
+Why the children cover the parent (the kink ``z = 0``). Let ``f`` be Lipschitz on the box. The constant is
+the essential supremum of ``‖∇f‖`` over the box (Rademacher; points of non-differentiability and any null
+set can be ignored). Split neuron ``z`` (a continuous piecewise-affine function of ``x``: affine on each of
+finitely many polyhedral linear regions of the earlier layers). Write ``S₊ = {z > 0}``, ``S₋ = {z < 0}``,
+``S₀ = {z = 0}`` inside ``P_F``.
+
+* At ``x ∈ S₊`` where ``f`` is differentiable, Clarke's chain rule gives ``∇f(x)`` in the hull of the
+  products with this neuron's derivative ``∂relu(z(x)) = {1}``; the child ``F ∪ {(z, +1)}`` bounds those
+  products over ``{z ≥ 0} ⊇ S₊``. Likewise ``S₋`` and the child with derivative 0.
+* ``S₀``: on each linear region ``z`` is affine, so ``S₀`` ∩ region is either the whole region (``z ≡ 0``
+  there) or a hyperplane section or empty. Hence ``S₀`` is a finite union of polyhedra with nonempty
+  interior plus a null set, and its points outside its interior form a null set (boundaries of finitely
+  many polyhedra). At an interior point of ``S₀``, ``relu(z) = 1·z = 0·z`` on a neighbourhood, so ``f``
+  coincides there with the network in which this neuron is the identity, and also with the one in which
+  it is 0: ``∇f(x)`` is covered by *both* children's rules (and the point satisfies both ``z ≥ 0`` and
+  ``z ≤ 0``).
+
+So for almost every ``x`` of ``P_F`` some child's bound holds at ``x``, and the maximum of the children's
+bounds bounds the essential supremum over ``P_F``; by induction the maximum over the leaves bounds the
+constant on the box. (A child whose constraints the sound bounds prove infeasible contributes 0.) Lower
+bounds never use the signs: they are rigorous gradient enclosures at real points of the region, found by
+:mod:`verinet.gradient_search` and the MILP of :mod:`verinet.gradient_milp`.
+
+Split choice (heuristic only): for an unstable neuron ``i`` of hidden layer ``k`` the backward pass holds
+``u_{k,i} = d_i v_{k,i}`` with ``d_i ∈ [0, 1]``; fixing ``d_i`` removes at most ``|v_{k,i}|`` from
+``|u_{k,i}|``, whose effect on ``‖g‖₁`` is at most ``ρ_{k,i} = ‖W_0ᵀ D_0 ⋯ W_kᵀ e_i‖₁`` (bounded with the
+upper derivative enclosures and ``|W|``). The score is ``max|v_{k,i}| · ρ_{k,i}``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+
+import numpy as np
+
+from intervals import rounding as R
+from intervals.array import IntervalArray
+from verinet.gradient import gradient_from_bounds
+from verinet.jacobian_bounds import gradient_bounds
+from verinet.network import Activation, Network
+from verinet.norms import gradient_norm_bounds
+
+__all__ = ["NEURON_MIN_INPUTS", "wants_neuron_search", "neuron_lipschitz", "split_scores"]
+
+#: inputs from which :func:`verinet.lipschitz.lipschitz` splits neurons on the whole box (as verify's
+#: neuron branch-and-bound: :data:`verinet.alpha.ALPHA_MIN_INPUTS`)
+NEURON_MIN_INPUTS = 64
+#: the children of a split: the parts z ≤ 0 (−1) and z ≥ 0 (+1); together they cover the parent
+_CHILD_SIGNS = (-1, 1)
+
+
+def wants_neuron_search(network: Network, c, jacobian: str, precision, strategy: str, neurons: str) -> bool:
+    """Whether :func:`verinet.lipschitz.lipschitz` should use :func:`neuron_lipschitz` (high-dimensional
+    ReLU network, one output or a combination, back-substituted gradient bounds in float64)."""
+    return (c is not None and jacobian == "linear" and precision is None and neurons == "auto"
+            and strategy != "bisect-all" and network.n_inputs >= NEURON_MIN_INPUTS
+            and all(L.activation is Activation.RELU for L in network.layers[:-1])
+            and network.layers[-1].activation is Activation.IDENTITY)
+
+
+def split_scores(network: Network, bounds, c: np.ndarray, free: np.ndarray | None = None) -> np.ndarray:
+    """(B, H) split scores over the kinked neurons (flat, layer order) from pre-activation bounds
+    (module docstring; 0 for stable neurons). Heuristic, float64."""
+    layers = network.layers
+    Hn = len(layers) - 1
+    pre = [(np.atleast_2d(p.lo), np.atleast_2d(p.hi)) for p in bounds.pre]
+    B = pre[0][0].shape[0]
+    dh = [np.where(h < 0, 0.0, 1.0) for _, h in pre[:Hn]]
+    uns = [(l < 0) & (h > 0) for l, h in pre[:Hn]]
+    absW = [np.abs(L.weight_mid) for L in layers]
+    # ρ: l1 size of each neuron's column of the backward map to g
+    f = np.ones(network.n_inputs) if free is None else np.asarray(free, dtype=np.float64)
+    rho = [np.broadcast_to(absW[0] @ f, (B, layers[0].n_out))]
+    for k in range(1, Hn):
+        rho.append((dh[k - 1] * rho[k - 1]) @ absW[k].T)
+    # magnitude of v_k (the backward adjoint before gate k)
+    mag = [None] * Hn
+    v = np.broadcast_to(np.abs(layers[Hn].weight_mid.T @ c), (B, layers[Hn - 1].n_out))
+    for k in range(Hn - 1, -1, -1):
+        mag[k] = v
+        if k:
+            v = (dh[k] * v) @ absW[k]
+    return np.concatenate([np.where(uns[k], mag[k] * rho[k], 0.0) for k in range(Hn)], axis=1)
+
+
+def _evaluate(ev, network: Network, lo: np.ndarray, hi: np.ndarray, F: np.ndarray, split: str = "effect"):
+    """Sound upper bounds (B,) over the parts ``F`` of the box, split candidates (B,) (−1: none), and the
+    parts proved empty (B,). ``ev`` is a :class:`verinet.lipschitz._Evaluator` (its sound kernels)."""
+    B = len(F)
+    L = np.broadcast_to(lo, (B, len(lo))).copy()
+    H = np.broadcast_to(hi, (B, len(hi))).copy()
+    bounds, infeasible = ev._bounds(L, H, F)
+    bounds, n_unstable, widest, empty = ev._override(bounds, F)
+    if infeasible is not None:
+        empty = empty | infeasible
+    b = ev.backend
+    G = b.to_float(gradient_from_bounds(b, bounds, ev.c, "auto"))
+    if ev.free is not None:
+        G = IntervalArray._unsafe(np.where(ev.free, G.lo, 0.0), np.where(ev.free, G.hi, 0.0))
+    _, up = gradient_norm_bounds(G, ev.norm)
+    jb = gradient_bounds(b, bounds, ev.c, ev.norm, free=ev.free, G=G)
+    up = np.minimum(np.asarray(up, dtype=np.float64), jb.upper)
+    up = np.where(empty, 0.0, up)
+    score = split_scores(network, bounds, ev.c, ev.free)
+    cand = np.where(score.max(axis=1) > 0, np.argmax(score, axis=1), -1)
+    # unstable neurons with a zero score (e.g. zero weights) are still split, widest first
+    cand = np.where((cand < 0) & (n_unstable > 0), _first_unstable(ev, bounds), cand)
+    if split == "widest":  # the input-splitting search's choice: the earliest layer's widest neuron
+        cand = widest
+    cand = np.where(empty, -1, cand)
+    return up, cand, empty
+
+
+def _first_unstable(ev, bounds) -> np.ndarray:
+    B = np.atleast_2d(bounds.pre[0].lo).shape[0]
+    out = np.full(B, -1, dtype=np.int64)
+    for k, off, n in ev.kinked:
+        z = ev.backend.to_float(bounds.pre[k])
+        u = (np.atleast_2d(z.lo) < 0) & (np.atleast_2d(z.hi) > 0)
+        pick = (out < 0) & u.any(axis=1)
+        out = np.where(pick, off + np.argmax(u, axis=1), out)
+    return out
+
+
+def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out_label: str, tol: float,
+                     time_limit: float | None, max_boxes: int, batch: int, samples: int, search: float,
+                     seed: int, progress, t0: float, split: str = "effect"):
+    """Best-first neuron-sign branch-and-bound over the region's box (module docstring).
+
+    Arguments as :func:`verinet.lipschitz.lipschitz` (validated there); ``ev`` its float64 evaluator (one
+    process: ``workers`` does not apply). ``split``: ``"effect"`` (module docstring) or ``"widest"`` (the
+    earliest layer's widest unstable neuron, for comparison).
+    Lower bounds: box centre and ``samples`` random points, then (``search > 0``) the gradient search of
+    :mod:`verinet.gradient_search` for a ``search`` share of the time limit followed by the MILP sign
+    ascent of :mod:`verinet.gradient_milp` from the best points found (4 shares the first time), repeated
+    at 1/4, 1/2 and 3/4 of the time limit with new seeds (one share each).
+
+    Returns
+    -------
+    LipschitzResult
+        Rigorous ``lower ≤ L ≤ upper``; ``partition`` holds one leaf per node (the box with fixed signs).
+    """
+    from verinet.gradient_search import approx_region_candidates
+    from verinet.lipschitz import LipschitzResult, Status, Leaf, _fixed_tuple
+    from verinet.witness import piece_point
+
+    lo0, hi0 = region.outer_box()
+    nk = ev.n_kinked
+    lower = 0.0
+    witness = None
+    boxes = 0
+
+    def try_lower(points: np.ndarray) -> None:
+        nonlocal lower, witness
+        if not len(points):
+            return
+        vals = ev.points(points)
+        for i in np.argsort(-vals, kind="stable"):
+            if vals[i] <= lower:
+                break
+            if region.contains(points[i]):
+                lower, witness = float(vals[i]), tuple(float(v) for v in points[i])
+                break
+
+    seq = itertools.count()
+    heap: list = []  # (−bound, seq, fix, cand, final)
+
+    per_box = 0.0  # seconds per evaluated part (running average)
+
+    def push_all(F: np.ndarray, parent: np.ndarray) -> None:
+        nonlocal boxes, per_box
+        t = time.perf_counter()
+        up, cand, empty = _evaluate(ev, network, lo0, hi0, F, split)
+        per_box = (per_box * boxes + (time.perf_counter() - t)) / (boxes + len(F))
+        up = np.minimum(up, parent)
+        boxes += len(F)
+        for i in range(len(F)):
+            heapq.heappush(heap, (-float(up[i]), next(seq), F[i], int(cand[i]), bool(empty[i])))
+
+    push_all(np.zeros((1, nk), dtype=np.int8), np.array([np.inf]))
+    rng = np.random.default_rng(seed)
+    pts = np.clip(lo0 + rng.random((max(samples, 0), len(lo0))) * (hi0 - lo0), lo0, hi0)
+    try_lower(np.concatenate([np.clip(0.5 * lo0 + 0.5 * hi0, lo0, hi0)[None, :], pts]))
+
+    def search_lower(k: int) -> None:
+        share = None if time_limit is None else search * time_limit
+        # the MILP ascent needs seconds per solve on MNIST-sized networks: the first stage gets 4 shares
+        milp_share = None if share is None else (4 if k == 0 else 1) * share
+        cand = approx_region_candidates(network, region, c, norm, seconds=share, seed=seed + k)
+        try_lower(cand.points)
+        if norm != "inf":
+            return
+        from verinet.gradient_milp import milp_candidates, supports_milp
+
+        if not supports_milp(network, norm):
+            return
+        try:
+            import scipy.optimize  # noqa: F401  (optional dependency: the MILP stage needs it)
+        except ImportError:
+            return
+        secs = 10.0 if milp_share is None else milp_share
+        if time_limit is not None:
+            secs = min(secs, max(time_limit - (time.perf_counter() - t0), 0.0))
+        if secs < 0.5:
+            return
+        # the ascent goes on from the best point so far (unless it finished there) or the new candidates
+        starts = cand.points[:8] if witness is None else np.concatenate([np.array([witness]), cand.points[:8]])
+        mc, _ = milp_candidates(network, c, ilo, ihi, seconds=secs, starts=starts, done=milp_done)
+        try_lower(mc.points)
+
+    milp_done: set = set()
+    # the MILP's points sit on faces of its box: the float box inside the exact region, so that they count
+    ilo = np.array([R.float_up(v) for v in region.lower], dtype=np.float64)
+    ihi = np.array([R.float_down(v) for v in region.upper], dtype=np.float64)
+    pinned = ilo > ihi  # a pinned coordinate that is not a float: its outer enclosure
+    ilo[pinned], ihi[pinned] = lo0[pinned], hi0[pinned]
+    searching = search > 0
+    if searching:
+        search_lower(0)
+    resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
+    history: list = []
+    status = Status.CONVERGED
+    tried: set[bytes] = set()
+    last_report = time.perf_counter()
+    while True:
+        upper = -heap[0][0]
+        now = time.perf_counter()
+        if not history or history[-1][2:] != (lower, upper):
+            history.append((now - t0, boxes, lower, upper))
+        if progress is not None and now - last_report >= 1.0:
+            progress({"seconds": now - t0, "boxes": boxes, "lower": lower, "upper": upper})
+            last_report = now
+        if upper - lower <= tol * upper:
+            status = Status.CONVERGED
+            break
+        if boxes >= max_boxes:
+            status = Status.BOX_LIMIT
+            break
+        if time_limit is not None and now - t0 >= time_limit:
+            status = Status.TIME_LIMIT
+            break
+        if resumes and now - t0 >= resumes[0] * time_limit:
+            resumes.pop(0)
+            search_lower(3 - len(resumes))
+            continue
+        popped = []
+        # batches grow with the tree (one evaluation of a large batch can take seconds on MNIST)
+        size = min(batch, max(1, boxes // 8))
+        if time_limit is not None and per_box > 0:  # end the last evaluation near the time limit
+            size = max(1, min(size, int((time_limit - (now - t0)) / (2 * per_box))))
+        while heap and len(popped) < size:
+            e = heapq.heappop(heap)
+            if e[3] < 0:  # nothing left to split: keep it (a leaf whose bound is final)
+                popped.append(e)
+                break
+            popped.append(e)
+        kids, parents, keep = [], [], []
+        for e in popped:
+            negb, _, F, cand, empty = e
+            if cand < 0 or -negb < lower:
+                keep.append(e)
+                if cand < 0 and not empty:
+                    key = F.tobytes()
+                    if key not in tried:  # one linear piece: a point inside it gives its exact value
+                        tried.add(key)
+                        signs = ev.pattern(lo0, hi0, F)
+                        x = piece_point(network, lo0, hi0, signs) if signs is not None else None
+                        if x is not None:
+                            try_lower(x[None, :])
+                continue
+            for s in _CHILD_SIGNS:
+                f = F.copy()
+                f[cand] = s
+                kids.append(f)
+                parents.append(-negb)
+        for e in keep:
+            heapq.heappush(heap, e)
+        if not kids:
+            # the top of the queue cannot be refined by neuron splits
+            status = Status.RESOLUTION
+            break
+        push_all(np.array(kids, dtype=np.int8), np.array(parents))
+    upper = -heap[0][0]
+    seconds = time.perf_counter() - t0
+    history.append((seconds, boxes, lower, upper))
+    kinked = ev.kinked
+    partition = tuple(Leaf(tuple(lo0.tolist()), tuple(hi0.tolist()), -e[0], 53, _fixed_tuple(e[2], kinked))
+                      for e in sorted(heap, key=lambda e: e[1]))
+    return LipschitzResult(lower=lower, upper=upper, status=status, norm=norm, output=out_label, boxes=boxes,
+                           seconds=seconds, region=region, partition=partition, witness=witness,
+                           history=tuple(history), strategy="neurons", precision=53, tol=tol)
