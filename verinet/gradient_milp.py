@@ -176,13 +176,7 @@ def gradient_milp(network: Network, c, lo, hi, *, pre=None, grad_bounds=None, se
         from scipy.optimize import Bounds, LinearConstraint, milp
     except ImportError as e:  # pragma: no cover - SciPy is an optional dependency
         raise ImportError("the gradient MILP needs SciPy (pip install scipy)") from e
-    lo = np.asarray(lo, dtype=np.float64)
-    hi = np.asarray(hi, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
-    if pre is None or grad_bounds is None:
-        pre_, gb = _sound_bounds(network, c, lo, hi)
-        pre = pre_ if pre is None else pre
-        grad_bounds = gb if grad_bounds is None else grad_bounds
+    lo, hi, c, pre, grad_bounds = _query(network, c, lo, hi, pre, grad_bounds)
     layers = network.layers
     H = len(layers) - 1  # hidden layers
     finite = all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for p in pre[:H] for a in p)
@@ -392,6 +386,18 @@ def _gate_rows(mb: _Builder, z: np.ndarray, d: np.ndarray, l: np.ndarray, u: np.
         mb.row([z[i], d[i]], [1.0, -u[i]], -np.inf, 0.0)
 
 
+def _query(network: Network, c, lo, hi, pre, grad_bounds):
+    """The box and output combination as float64 arrays, and the bounds the caller did not pass."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
+    if pre is None or grad_bounds is None:
+        pre_, gb = _sound_bounds(network, c, lo, hi)
+        pre = pre_ if pre is None else pre
+        grad_bounds = gb if grad_bounds is None else grad_bounds
+    return lo, hi, c, pre, grad_bounds
+
+
 def _sound_bounds(network: Network, c: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """Pre-activation bounds (linear) and gradient bounds (back-substitution) over the box, as floats."""
     from verinet.backends import make_backend
@@ -442,13 +448,7 @@ def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None,
 
     t0 = time.perf_counter()
     deadline = t0 + seconds
-    lo = np.asarray(lo, dtype=np.float64)
-    hi = np.asarray(hi, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
-    if pre is None or grad_bounds is None:
-        pre_, gb = _sound_bounds(network, c, lo, hi)
-        pre = pre_ if pre is None else pre
-        grad_bounds = gb if grad_bounds is None else grad_bounds
+    lo, hi, c, pre, grad_bounds = _query(network, c, lo, hi, pre, grad_bounds)
     s = _Search(network, c, "1", lo, hi, hi > lo, None, deadline, np.random.default_rng(0))
     X = (0.5 * lo + 0.5 * hi)[None, :] if starts is None or not len(starts) else np.atleast_2d(starts)
     G = s.grads(X)[0]
