@@ -99,7 +99,8 @@ def fraction_evaluate(net: Network, x) -> list[Fraction]:
 def confirmation_table(depths, image: int, eps: float) -> None:
     """Seconds of one exact evaluation at a point of the ``eps`` box around image ``image``: Fraction loop
     against the integer evaluation (cold: weights converted in the call; warm: cached)."""
-    print("\n| network | Fraction loop s | integer, cold s | integer, warm s | speed-up (warm) | equal | load |")
+    print("\n| network | Fraction loop s | integer, cold s | integer, warm s | speed-up (warm) | equal "
+          "| load |")
     print("|---|---|---|---|---|---|---|")
     for depth in depths:
         net = deep_mlp(depth, seed=depth)

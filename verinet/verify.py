@@ -850,7 +850,7 @@ def _confirm_factory(network: Network, prop: VnnlibProperty, spec: OutputSpec, g
 
     def confirm(xf):
         if deadline is not None and time.perf_counter() > deadline:
-            return None  # out of time: unconfirmed (the search then reports a timeout, never an unchecked sat)
+            return None  # out of time: unconfirmed; the search reports a timeout, not an unchecked sat
         x = geom.exact_point(xf)
         if exact:
             try:

@@ -32,7 +32,7 @@ def _spec_of(net: Network) -> NetSpec:
 
 
 def _reference(net: Network, x) -> list[Fraction]:
-    return exact_forward(_spec_of(net), [Fraction(v) if not isinstance(v, str) else Fraction(v) for v in x])[1]
+    return exact_forward(_spec_of(net), [Fraction(v) for v in x])[1]
 
 
 def _assert_same(net: Network, x) -> None:
@@ -69,7 +69,8 @@ def test_points_exactly_on_kinks(kind):
 
 def test_huge_tiny_and_subnormal_weights():
     tiny = 5e-324  # the smallest subnormal: the common denominator is 2^1074
-    W1 = np.array([[1e300, -1e300, tiny], [2.0**-1000, 3.0, -tiny * 7], [1.7976931348623157e308, 0.0, -1e-310]])
+    W1 = np.array([[1e300, -1e300, tiny], [2.0**-1000, 3.0, -tiny * 7],
+                   [1.7976931348623157e308, 0.0, -1e-310]])
     b1 = np.array([tiny, -2.5e-320, 1e-300])
     W2 = np.array([[1e-300, 1.0, -1e-308], [0.1, 0.2, 0.3]])
     b2 = np.array([0.0, -tiny])
@@ -82,7 +83,8 @@ def test_huge_tiny_and_subnormal_weights():
 
 
 def test_decimal_weights_from_json_and_mixed_layers(tmp_path):
-    doc = {"layers": [{"weight": [["0.1", "0.2"], ["-0.3", "1/3"]], "bias": ["0.7", "-0.1"], "activation": "relu"},
+    doc = {"layers": [{"weight": [["0.1", "0.2"], ["-0.3", "1/3"]], "bias": ["0.7", "-0.1"],
+                       "activation": "relu"},
                       {"weight": [[0.1, -2.5]], "bias": [0.3], "activation": "identity"}]}
     path = tmp_path / "net.json"
     path.write_text(json.dumps(doc))
@@ -176,3 +178,13 @@ def test_verify_never_reports_sat_without_a_finished_confirmation(monkeypatch):
     # a limit shorter than the random sampling: every candidate arrives after the deadline
     res = verify_vnnlib(net, prop, timeout=1e-6)
     assert res.result == "timeout" and res.x is None
+
+
+def test_local_robustness_never_falsifies_after_its_deadline():
+    # f(x) = 2 x0 − x1 deviates by 0.3 on the 0.1-ball: falsified for ε = 0.29, unless out of time
+    from verinet.robustness import local_robustness
+
+    net = Network((Layer.from_exact([["2", "-1"]], ["0"], "identity"),))
+    assert local_robustness(net, ["0", "0"], "0.1", epsilon="0.29", time_limit=10).verdict.value == "falsified"
+    res = local_robustness(net, ["0", "0"], "0.1", epsilon="0.29", time_limit=1e-6)
+    assert res.verdict.value == "timeout" and res.x is None
