@@ -333,27 +333,19 @@ class Network:
             a = _approx_activation(L, a)
         return a
 
-    def evaluate_exact(self, x) -> list[Fraction]:
+    def evaluate_exact(self, x, *, deadline: float | None = None) -> list[Fraction]:
         """Exact rational output at a rational point (piecewise-linear activations only).
 
         ``x`` entries may be ints, floats (their exact binary value), Fractions or decimal strings.
+        Computed with integer numerators over common denominators (:mod:`verinet.exact_eval`).
+        ``deadline`` (a ``time.perf_counter()`` value), checked between layers: past it
+        :class:`verinet.exact_eval.ExactEvaluationTimeout` is raised instead of a result.
         """
         if not self.piecewise_linear:
             raise ValueError("exact evaluation needs piecewise-linear activations; use a rigorous enclosure")
-        a = [to_fraction(v) for v in np.asarray(x, dtype=object).reshape(-1)]
-        if len(a) != self.n_inputs:
-            raise ValueError(f"input has {len(a)} coordinates, network expects {self.n_inputs}")
-        for L in self.layers:
-            W = L.weight_exact()
-            b = L.bias_exact()
-            z = [sum((W[i, j] * a[j] for j in range(L.n_in)), b[i]) for i in range(L.n_out)]
-            if L.activation is Activation.RELU:
-                a = [v if v > 0 else Fraction(0) for v in z]
-            elif L.activation is Activation.LEAKY_RELU:
-                a = [v if v > 0 else L.alpha * v for v in z]
-            else:
-                a = z
-        return a
+        from verinet.exact_eval import evaluate_exact
+
+        return evaluate_exact(self, x, deadline=deadline)
 
 
 def _approx_activation(L: Layer, z: np.ndarray) -> np.ndarray:

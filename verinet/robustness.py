@@ -288,6 +288,8 @@ def local_robustness(
             return any(lo[k] - y0hi[k] > eps or y0lo[k] - hi[k] > eps for k in outs)
 
     def confirm(xf):
+        if time.perf_counter() > deadline:
+            return None  # out of time: unconfirmed, the answer is a timeout (not an unchecked falsification)
         x = geom.exact_point(xf)
         if x is None or not region.contains(x):
             return None

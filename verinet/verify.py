@@ -45,6 +45,7 @@ from verinet.alpha import SlopeTightener as _SlopeBounds
 from verinet.attack import pgd_attack
 from verinet.backends import make_backend
 from verinet.errors import QueryError
+from verinet.exact_eval import ExactEvaluationTimeout
 from verinet.exactfmt import fraction_to_str
 from verinet.linear import linear_propagate, linear_propagate_fixed
 from verinet.network import Activation, Layer, Network, approx_value_and_grad
@@ -843,13 +844,19 @@ def _case_spec(network: Network, case) -> OutputSpec:
     return build_spec(network, rows, rhs, conjs, strict)
 
 
-def _confirm_factory(network: Network, prop: VnnlibProperty, spec: OutputSpec, geom: BoxGeometry):
+def _confirm_factory(network: Network, prop: VnnlibProperty, spec: OutputSpec, geom: BoxGeometry,
+                     deadline: float | None = None):
     exact = network.piecewise_linear
 
     def confirm(xf):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None  # out of time: unconfirmed; the search reports a timeout, not an unchecked sat
         x = geom.exact_point(xf)
         if exact:
-            y = network.evaluate_exact(x)
+            try:
+                y = network.evaluate_exact(x, deadline=deadline)
+            except ExactEvaluationTimeout:
+                return None
             if prop.violated_by_exact(x, y):  # x in a case box and y unsafe, decided exactly
                 return x, tuple(y)
             return None
@@ -929,7 +936,7 @@ def verify_vnnlib(
     for case in cases:
         spec = _case_spec(network, case)
         geom = BoxGeometry(case.lower, case.upper)
-        prepared.append((spec, geom, _confirm_factory(network, prop, spec, geom)))
+        prepared.append((spec, geom, _confirm_factory(network, prop, spec, geom, deadline)))
 
     total_boxes = 0
     statuses = []
