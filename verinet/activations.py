@@ -37,7 +37,10 @@ from fractions import Fraction
 import numpy as np
 from mpmath import libmp
 
+from intervals import elementary as E
 from intervals import rounding as R
+from intervals.array import IntervalArray
+from intervals.mparray import MPIntervalArray
 from verinet.network import Activation
 
 __all__ = ["ActivationFn", "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "activation_of", "names"]
@@ -78,8 +81,6 @@ def _flush(lo, hi, k: int):
 
 def _map_pairs_mp(fn, z, prec: int):
     """Apply a raw-mpf enclosure ``fn(lo, hi, prec) -> (lo', hi')`` to every entry (smooth activations)."""
-    from intervals.mparray import MPIntervalArray
-
     lo_raw, hi_raw = z.raw_lo(), z.raw_hi()
     k = 2 * prec + _FLUSH_BITS
     cache: dict = {}
@@ -182,8 +183,6 @@ class Identity(ActivationFn):
         return z
 
     def derivative_f64(self, z, alpha):
-        from intervals.array import IntervalArray
-
         return IntervalArray._unsafe(np.ones_like(z.lo), np.ones_like(z.hi))
 
     def chain_f64(self, g, z, alpha):
@@ -193,8 +192,6 @@ class Identity(ActivationFn):
         return z
 
     def derivative_mp(self, z, alpha, prec):
-        from intervals.mparray import MPIntervalArray
-
         one = np.ones(z.shape, dtype=object)
         return MPIntervalArray._unsafe(one, one, 0, prec)
 
@@ -225,8 +222,6 @@ class LeakyReLU(ActivationFn):
         return v if v > 0 else alpha * v
 
     def enclose_f64(self, z, alpha):
-        from intervals.array import IntervalArray
-
         alo, ahi = alpha
         # z < 0 maps to α z (decreasing in α for z < 0): lower end uses α_hi, upper end α_lo
         # α = 0 with z.lo = −inf: 0·(−inf) is NaN in IEEE, but α z = 0 for every real z (set semantics)
@@ -235,8 +230,6 @@ class LeakyReLU(ActivationFn):
         return IntervalArray._unsafe(lo, hi)
 
     def derivative_f64(self, z, alpha):
-        from intervals.array import IntervalArray
-
         alo, ahi = alpha
         lo = np.where(z.lo > 0, 1.0, alo)  # lo > 0: {1}; otherwise the slope α is reachable
         hi = np.where(z.hi < 0, ahi, 1.0)  # hi < 0: {α}; otherwise slope 1 is reachable
@@ -278,8 +271,6 @@ class ReLU(LeakyReLU):
         return super().derivative_f64(z, (0.0, 0.0))
 
     def chain_f64(self, g, z, alpha):
-        from intervals.array import IntervalArray
-
         # exact, no rounding: D ∈ {0}, {1} or [0, 1]; [0,1]·[a,b] = [min(a,0), max(b,0)]
         on = z.lo > 0
         off = z.hi < 0
@@ -294,8 +285,6 @@ class ReLU(LeakyReLU):
         return _kink_derivative_mp(z, 0, 0, 0, prec)
 
     def chain_mp(self, g, z, alpha, prec):
-        from intervals.mparray import MPIntervalArray
-
         # exact, no rounding: D ∈ {0}, {1} or [0, 1]; [0, 1]·[a, b] = [min(a, 0), max(b, 0)]
         on = z.lo_man > 0
         off = z.hi_man < 0
@@ -308,8 +297,6 @@ class ReLU(LeakyReLU):
 
 def _kink_derivative_mp(z, alo: int, ahi: int, e: int, prec: int):
     """``{α}``, ``{1}`` or ``[α, 1]`` per entry, with ``α ∈ [alo, ahi]·2^e`` (exact: only endpoints chosen)."""
-    from intervals.mparray import MPIntervalArray
-
     one = 1 << -e if e < 0 else 1  # 1 over the exponent min(e, 0)
     if e > 0:
         alo, ahi, e = alo << e, ahi << e, 0
@@ -328,13 +315,9 @@ class _Smooth(ActivationFn):
         raise NotImplementedError
 
     def enclose_f64(self, z, alpha):
-        from intervals.array import IntervalArray
-
         return IntervalArray._unsafe(*_map_pairs_f64(self._kernels()[0], z.lo, z.hi))
 
     def derivative_f64(self, z, alpha):
-        from intervals.array import IntervalArray
-
         return IntervalArray._unsafe(*_map_pairs_f64(self._kernels()[1], z.lo, z.hi))
 
     def enclose_mp(self, z, alpha, prec):
@@ -363,8 +346,6 @@ class Sigmoid(_Smooth):
         return s * (1.0 - s) * (1.0 - 2.0 * s)
 
     def _kernels(self):
-        from intervals import elementary as E
-
         return (E.logistic_bounds, E.logistic_deriv_bounds, E.logistic_bounds_mpf, E.logistic_deriv_bounds_mpf)
 
 
@@ -384,8 +365,6 @@ class Tanh(_Smooth):
         return -2.0 * t * (1.0 - t * t)
 
     def _kernels(self):
-        from intervals import elementary as E
-
         return (E.tanh_bounds, E.tanh_deriv_bounds, E.tanh_bounds_mpf, E.tanh_deriv_bounds_mpf)
 
 
