@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verinet.network import Activation, Network
+from verinet.network import Network
 from verinet.parallel import limit_blas_threads
 
 __all__ = ["GradientCandidates", "approx_gradient_norms", "approx_gradient_candidates", "approx_region_candidates"]
@@ -68,8 +68,8 @@ class _Net:
     def __init__(self, network: Network) -> None:
         self.W = [np.ascontiguousarray(L.weight_mid) for L in network.layers]
         self.b = [np.ascontiguousarray(L.bias_mid) for L in network.layers]
-        self.act = [L.activation for L in network.layers]
-        self.alpha = [float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0 for L in network.layers]
+        self.act = [L.activation.impl for L in network.layers]  # verinet.activations objects
+        self.alpha = [float(L.alpha) if L.activation.impl.has_alpha else 0.0 for L in network.layers]
         self.piecewise = network.piecewise_linear
 
     def forward(self, X: np.ndarray) -> list[np.ndarray]:
@@ -79,7 +79,7 @@ class _Net:
         for W, b, act, al in zip(self.W, self.b, self.act, self.alpha):
             z = a @ W.T + b
             zs.append(z)
-            a = _value(act, al, z)
+            a = act.value(z, al)
         return zs
 
     def gates(self, zs: list[np.ndarray], tau: list[float] | None = None):
@@ -87,7 +87,7 @@ class _Net:
         smoothing, the second derivatives ``σ''``."""
         d, dd = [], []
         for k, (z, act, al) in enumerate(zip(zs, self.act, self.alpha)):
-            if act in (Activation.RELU, Activation.LEAKY_RELU):
+            if act.has_kinks:
                 if tau is None:
                     d.append(np.where(z > 0, 1.0, al))
                     dd.append(None)
@@ -96,17 +96,9 @@ class _Net:
                         s = 1.0 / (1.0 + np.exp(-z / tau[k]))
                     d.append(al + (1.0 - al) * s)
                     dd.append((1.0 - al) * s * (1.0 - s) / tau[k])
-            elif act is Activation.SIGMOID:
-                s = 0.5 * (1.0 + np.tanh(0.5 * z))
-                d.append(s * (1.0 - s))
-                dd.append(s * (1.0 - s) * (1.0 - 2.0 * s))
-            elif act is Activation.TANH:
-                t = np.tanh(z)
-                d.append(1.0 - t * t)
-                dd.append(-2.0 * t * (1.0 - t * t))
             else:
-                d.append(np.ones_like(z))
-                dd.append(None)
+                d.append(act.derivative(z, al))
+                dd.append(act.second_derivative(z))
         return d, dd
 
     def backward(self, c: np.ndarray, d: list[np.ndarray]):
@@ -117,18 +109,6 @@ class _Net:
             us[k] = u
             u = (u * d[k]) @ self.W[k]
         return u, us
-
-
-def _value(act: Activation, alpha: float, z: np.ndarray) -> np.ndarray:
-    if act is Activation.RELU:
-        return np.maximum(z, 0.0)
-    if act is Activation.LEAKY_RELU:
-        return np.where(z > 0, z, alpha * z)
-    if act is Activation.SIGMOID:
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if act is Activation.TANH:
-        return np.tanh(z)
-    return z
 
 
 def _dual_norm(G: np.ndarray, q: str) -> np.ndarray:
@@ -311,7 +291,7 @@ class _Search:
         Jrows, zvals, newg, meta = [], [], [], []
         for k in range(len(zs)):
             Jk = net.W[k] @ J  # (n_k, n)
-            if net.act[k] in (Activation.RELU, Activation.LEAKY_RELU):
+            if net.act[k].has_kinks:
                 al = net.alpha[k]
                 dk = d[k][0]
                 flip = np.where(dk == 1.0, al, 1.0) - dk
@@ -374,7 +354,7 @@ class _Search:
 
 def _signs(net: _Net, zs: list[np.ndarray]) -> list:
     """±1 per kinked neuron at one point (one array per layer, None for the others)."""
-    return [np.where(z[0] > 0, 1.0, -1.0) if a in (Activation.RELU, Activation.LEAKY_RELU) else None
+    return [np.where(z[0] > 0, 1.0, -1.0) if a.has_kinks else None
             for z, a in zip(zs, net.act)]
 
 

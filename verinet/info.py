@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from verinet.loaders._common import exact_str
-from verinet.network import Activation, Network
+from verinet.network import Network
 
 __all__ = ["LayerInfo", "ModelInfo"]
 
@@ -55,7 +55,7 @@ class ModelInfo:
                 L.n_in,
                 L.n_out,
                 L.activation.value,
-                exact_str(L.alpha) if L.activation is Activation.LEAKY_RELU else None,
+                exact_str(L.alpha) if L.activation.impl.has_alpha else None,
                 L.is_float_exact,
             )
             for L in net.layers

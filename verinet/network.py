@@ -36,9 +36,16 @@ class Activation(enum.Enum):
     TANH = "tanh"
 
     @property
+    def impl(self):
+        """The :class:`verinet.activations.ActivationFn` implementing this activation."""
+        from verinet.activations import activation_of  # it imports this module
+
+        return activation_of(self)
+
+    @property
     def piecewise_linear(self) -> bool:
         """True for activations whose exact value at a rational point is rational."""
-        return self in (Activation.IDENTITY, Activation.RELU, Activation.LEAKY_RELU)
+        return self.impl.piecewise_linear
 
 
 def _fraction_array(values, what: str) -> np.ndarray:
@@ -228,9 +235,9 @@ class Layer:
 def _alpha(activation, alpha, name) -> Fraction:
     act = Activation(activation)
     a = to_fraction(alpha)
-    if act is Activation.LEAKY_RELU and not (0 <= a <= 1):
+    if act.impl.has_alpha and not (0 <= a <= 1):
         raise ValueError(f"{name}: leaky ReLU slope must be in [0, 1], got {alpha}")
-    return a if act is Activation.LEAKY_RELU else Fraction(0)
+    return a if act.impl.has_alpha else Fraction(0)
 
 
 def _check_shapes(w: np.ndarray, b: np.ndarray, name: str) -> None:
@@ -320,7 +327,7 @@ class Network:
         """One line per layer: ``in -> out  activation``."""
         return "\n".join(
             f"layer {k}: {L.n_in} -> {L.n_out}  {L.activation.value}"
-            + (f"(alpha={L.alpha})" if L.activation is Activation.LEAKY_RELU else "")
+            + (f"(alpha={L.alpha})" if L.activation.impl.has_alpha else "")
             for k, L in enumerate(self.layers)
         )
 
@@ -349,31 +356,13 @@ class Network:
 
 
 def _approx_activation(L: Layer, z: np.ndarray) -> np.ndarray:
-    act = L.activation
-    if act is Activation.RELU:
-        return np.maximum(z, 0.0)
-    if act is Activation.LEAKY_RELU:
-        return np.where(z > 0, z, float(L.alpha) * z)
-    if act is Activation.SIGMOID:
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
-    if act is Activation.TANH:
-        return np.tanh(z)
-    return z
+    """Float value of the activation at ``z`` (heuristics only)."""
+    return L.activation.impl.value(z, float(L.alpha))
 
 
 def _approx_derivative(L: Layer, z: np.ndarray) -> np.ndarray:
     """Float derivative of the activation at ``z`` (one subgradient, 1 at a kink's right; heuristics only)."""
-    a = L.activation
-    if a is Activation.RELU:
-        return (z > 0).astype(np.float64)
-    if a is Activation.LEAKY_RELU:
-        return np.where(z > 0, 1.0, float(L.alpha))
-    if a is Activation.SIGMOID:
-        s = 0.5 * (1.0 + np.tanh(0.5 * z))
-        return s * (1.0 - s)
-    if a is Activation.TANH:
-        return 1.0 - np.tanh(z) ** 2
-    return np.ones_like(z)
+    return L.activation.impl.derivative(z, float(L.alpha))
 
 
 def approx_value_and_grad(network: "Network", X: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:

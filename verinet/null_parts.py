@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from verinet.network import Activation, Network
+from verinet.network import Network
 
 __all__ = ["prove_null_part", "MAX_EXACT_ENTRIES"]
 
@@ -54,19 +54,19 @@ def _exact_rows(network: Network, signs: list, upto: int):
         out.append((Az, cz))
         if k == upto:
             break
-        act = L.activation
-        if act is Activation.IDENTITY:
+        act = L.activation.impl
+        if not act.piecewise_linear:
+            return None
+        if not act.has_kinks:  # identity
             A, c = Az, cz
-        elif act in (Activation.RELU, Activation.LEAKY_RELU):
+        else:
             s = signs[k]
             if s is None:
                 return None
-            alpha = L.alpha if act is Activation.LEAKY_RELU else Fraction(0)
+            alpha = act.slope_below(L.alpha)
             slope = [Fraction(1) if v > 0 else alpha for v in s]
             A = [[slope[i] * v for v in row] for i, row in enumerate(Az)]
             c = [slope[i] * v for i, v in enumerate(cz)]
-        else:
-            return None
     return out
 
 

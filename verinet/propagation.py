@@ -59,11 +59,9 @@ class SplitBounds:
 def kinked_layout(network: Network) -> tuple[list[tuple[int, int, int]], int]:
     """``(layer, offset, width)`` of every ReLU / leaky-ReLU layer in a flat numbering of their neurons,
     and the number ``H`` of such neurons (the layout of flat sign vectors (B, H))."""
-    from verinet.network import Activation
-
     kinked, offset = [], 0
     for k, L in enumerate(network.layers):
-        if L.activation in (Activation.RELU, Activation.LEAKY_RELU):
+        if L.activation.impl.has_kinks:
             kinked.append((k, offset, L.n_out))
             offset += L.n_out
     return kinked, offset

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verinet.network import Activation, Network
+from verinet.network import Network
 
 __all__ = ["piece_point"]
 
@@ -36,7 +36,7 @@ def _piece_rows(network: Network, signs) -> tuple[np.ndarray, np.ndarray]:
             continue
         G.append(-s[:, None] * Az)
         h.append(s * cz)
-        alpha = float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0
+        alpha = float(L.activation.impl.slope_below(L.alpha))
         slope = np.where(s > 0, 1.0, alpha)
         A, c = slope[:, None] * Az, slope * cz
     if not G:

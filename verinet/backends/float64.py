@@ -1,15 +1,8 @@
 """The float64 backend: boxes are :class:`intervals.IntervalArray`, products use :mod:`intervals.linalg`.
 
 Rounding: every step is an enclosure computed by the ``intervals`` package (a-priori error bounds for
-products, one-ulp outward steps elsewhere). Activation enclosures (IEEE 1788 monotone extensions):
-
-* ReLU ``max(z, 0)`` and leaky ReLU are monotone: exact on the endpoints, except the ``α·z`` product,
-  rounded outward.
-* logistic and tanh: :mod:`intervals.elementary` (mpmath interval kernels, rounded outward).
-
-Clarke derivatives (Zhou et al. 2023, Section 4; Clarke 1983, Thm 2.5.1): ReLU ``{0}`` if ``hi < 0``,
-``{1}`` if ``lo > 0``, else ``[0, 1]`` (a box touching 0 included); leaky ReLU ``{α}``, ``{1}``, or
-``[α, 1]``; smooth activations the interval extension of the derivative.
+products, one-ulp outward steps elsewhere). Activation enclosures and Clarke-derivative enclosures are
+the ``*_f64`` methods of the activation objects in :mod:`verinet.activations` (with their proofs).
 """
 
 from __future__ import annotations
@@ -18,9 +11,8 @@ import numpy as np
 
 from intervals import rounding as R
 from intervals.array import IntervalArray
-from intervals.elementary import logistic_bounds, logistic_deriv_bounds, tanh_bounds, tanh_deriv_bounds
 from intervals.linalg import IntervalMatrix, PointMatrix
-from verinet.network import Activation, Layer, Network
+from verinet.network import Layer, Network
 
 __all__ = ["Float64Backend"]
 
@@ -31,20 +23,6 @@ def _matrix(lo: np.ndarray, hi: np.ndarray):
 
 def _alpha_bounds(L: Layer) -> tuple[float, float]:
     return R.float_down(L.alpha), R.float_up(L.alpha)
-
-
-def _map_pairs(fn, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply a scalar enclosure ``fn(lo, hi) -> (lo', hi')`` to every entry (smooth activations)."""
-    out_lo = np.empty(lo.shape)
-    out_hi = np.empty(hi.shape)
-    flat_lo, flat_hi = out_lo.reshape(-1), out_hi.reshape(-1)
-    cache: dict[tuple[float, float], tuple[float, float]] = {}
-    for i, key in enumerate(zip(lo.reshape(-1).tolist(), hi.reshape(-1).tolist())):
-        v = cache.get(key)
-        if v is None:
-            v = cache[key] = fn(*key)
-        flat_lo[i], flat_hi[i] = v
-    return out_lo, out_hi
 
 
 class Float64Backend:
@@ -62,6 +40,7 @@ class Float64Backend:
         self._WT = [_matrix(L.weight_lo.T, L.weight_hi.T) for L in network.layers]
         self._b = [IntervalArray(L.bias_lo, L.bias_hi) for L in network.layers]
         self._alpha = [_alpha_bounds(L) for L in network.layers]
+        self._act = [L.activation.impl for L in network.layers]
 
     # ------------------------------------------------------------------ conversion
     def box(self, lo, hi) -> IntervalArray:
@@ -88,46 +67,13 @@ class Float64Backend:
         return out[..., 0]
 
     # ------------------------------------------------------------------ activations
+    # one dispatch per layer to the activation's object (verinet.activations), which works on whole arrays
     def activate(self, k: int, z: IntervalArray) -> IntervalArray:
-        L = self.network.layers[k]
-        act = L.activation
-        if act is Activation.IDENTITY:
-            return z
-        if act is Activation.RELU:
-            return z.relu()
-        if act is Activation.LEAKY_RELU:
-            alo, ahi = self._alpha[k]
-            # z < 0 maps to α z (decreasing in α for z < 0): lower end uses α_hi, upper end α_lo
-            # α = 0 with z.lo = −inf: 0·(−inf) is NaN in IEEE, but α z = 0 for every real z (set semantics)
-            lo = np.where(z.lo < 0, np.where(ahi == 0, 0.0, R.mul_down(ahi, z.lo)), z.lo)
-            hi = np.where(z.hi < 0, R.mul_up(alo, z.hi), z.hi)
-            return IntervalArray._unsafe(lo, hi)
-        fn = logistic_bounds if act is Activation.SIGMOID else tanh_bounds
-        return IntervalArray._unsafe(*_map_pairs(fn, z.lo, z.hi))
+        return self._act[k].enclose_f64(z, self._alpha[k])
 
     def derivative(self, k: int, z: IntervalArray) -> IntervalArray:
         """Clarke-derivative enclosure ``σ_k'(z)`` of the activation on each pre-activation interval."""
-        L = self.network.layers[k]
-        act = L.activation
-        if act is Activation.IDENTITY:
-            return IntervalArray._unsafe(np.ones_like(z.lo), np.ones_like(z.hi))
-        if act in (Activation.RELU, Activation.LEAKY_RELU):
-            alo, ahi = self._alpha[k] if act is Activation.LEAKY_RELU else (0.0, 0.0)
-            lo = np.where(z.lo > 0, 1.0, alo)  # lo > 0: {1}; otherwise the slope α is reachable
-            hi = np.where(z.hi < 0, ahi, 1.0)  # hi < 0: {α}; otherwise slope 1 is reachable
-            return IntervalArray._unsafe(lo, hi)
-        fn = logistic_deriv_bounds if act is Activation.SIGMOID else tanh_deriv_bounds
-        return IntervalArray._unsafe(*_map_pairs(fn, z.lo, z.hi))
+        return self._act[k].derivative_f64(z, self._alpha[k])
 
     def chain(self, k: int, g: IntervalArray, z: IntervalArray) -> IntervalArray:
-        act = self.network.layers[k].activation
-        if act is Activation.IDENTITY:
-            return g
-        if act is Activation.RELU:
-            # exact, no rounding: D ∈ {0}, {1} or [0, 1]; [0,1]·[a,b] = [min(a,0), max(b,0)]
-            on = z.lo > 0
-            off = z.hi < 0
-            lo = np.where(on, g.lo, np.where(off, 0.0, np.minimum(g.lo, 0.0)))
-            hi = np.where(on, g.hi, np.where(off, 0.0, np.maximum(g.hi, 0.0)))
-            return IntervalArray._unsafe(lo, hi)
-        return g * self.derivative(k, z)
+        return self._act[k].chain_f64(g, z, self._alpha[k])

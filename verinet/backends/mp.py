@@ -7,13 +7,10 @@ Same algorithm and same meaning as :mod:`verinet.backends.float64`; only the num
   (:class:`intervals.mparray.MPPointMatrix`), biases outward at ``prec + 10`` bits. Prepared once here.
 * ``affine`` accumulates ``W x + b`` exactly in integers and rounds once per output (outward, ``prec``
   bits); with a point matrix this is the tightest ``prec``-bit enclosure of the exact hull.
-* ReLU and leaky ReLU are monotone: exact on the endpoints (the ``α·z`` product rounded outward).
-  logistic and tanh: :mod:`intervals.elementary` mpf kernels (the proved directed primitives of
-  :mod:`intervals.rounding`) at ``prec`` bits, with tiny endpoints widened so exponents stay bounded.
-
-Clarke derivatives (Zhou et al. 2023, Section 4; Clarke 1983, Thm 2.5.1): ReLU ``{0}`` if ``hi < 0``,
-``{1}`` if ``lo > 0``, else ``[0, 1]`` (a box that only touches 0 included); leaky ReLU ``{α}``, ``{1}``
-or ``[α, 1]``; smooth activations the interval extension of the derivative.
+* Activation enclosures and Clarke-derivative enclosures are the ``*_mp`` methods of the activation
+  objects in :mod:`verinet.activations` (with their proofs): ReLU and leaky ReLU exact on the endpoints
+  (the ``α·z`` product rounded outward); logistic and tanh the :mod:`intervals.elementary` mpf kernels
+  at ``prec`` bits, with tiny endpoints widened so exponents stay bounded.
 
 No global state: mpmath's global precision is never read or written; ``prec`` is passed to every kernel.
 """
@@ -21,54 +18,15 @@ No global state: mpmath's global precision is never read or written; ``prec`` is
 from __future__ import annotations
 
 import numpy as np
-from mpmath import libmp
 
 from intervals.array import IntervalArray
-from intervals.elementary import (
-    logistic_bounds_mpf,
-    logistic_deriv_bounds_mpf,
-    tanh_bounds_mpf,
-    tanh_deriv_bounds_mpf,
-)
 from intervals.mparray import MPIntervalArray, MPPointMatrix
-from verinet.network import Activation, Network
+from verinet.network import Network
 
 __all__ = ["MPBackend"]
 
 #: extra bits used to enclose non-dyadic biases and the leaky-ReLU slope before the final rounding
 _GUARD = 10
-#: smooth-activation endpoints below ``2^−(2·prec + _FLUSH_BITS)`` in magnitude are widened to that bound
-_FLUSH_BITS = 1100
-
-
-def _flush(lo, hi, k: int):
-    """Widen endpoints of magnitude below ``2^−k`` outward to ``0`` or ``±2^−k`` (raw mpf).
-
-    Sound (each endpoint moves outward) and it bounds the spread of exponents within one array: the
-    block representation shares one exponent, so a single ``e^{−10^6}`` would otherwise lengthen every
-    mantissa of the array by a million bits. With ``k`` beyond the float64 range nothing visible is lost.
-    """
-    tiny = libmp.from_man_exp(1, -k)
-    if lo[1] and lo[2] + lo[3] < -k:  # 0 < |lo| < 2^-k
-        lo = libmp.mpf_neg(tiny) if lo[0] else libmp.fzero
-    if hi[1] and hi[2] + hi[3] < -k:
-        hi = libmp.fzero if hi[0] else tiny
-    return lo, hi
-
-
-def _map_pairs(fn, z: MPIntervalArray, prec: int) -> MPIntervalArray:
-    """Apply a raw-mpf enclosure ``fn(lo, hi, prec) -> (lo', hi')`` to every entry (smooth activations)."""
-    lo_raw, hi_raw = z.raw_lo(), z.raw_hi()
-    k = 2 * prec + _FLUSH_BITS
-    cache: dict = {}
-    out_lo, out_hi = [], []
-    for a, b in zip(lo_raw, hi_raw):
-        v = cache.get((a, b))
-        if v is None:
-            v = cache[(a, b)] = _flush(*fn(a, b, prec), k)
-        out_lo.append(v[0])
-        out_hi.append(v[1])
-    return MPIntervalArray.from_mpf(out_lo, out_hi, z.shape, prec=prec)
 
 
 class MPBackend:
@@ -123,6 +81,7 @@ class MPBackend:
             a = np.array(L.alpha, dtype=object)
             self._alpha.append(MPIntervalArray(a, prec=p + _GUARD).with_prec(p))
         self._WT = [W.T for W in self._W]
+        self._act = [L.activation.impl for L in network.layers]
         self._dot_cache: dict[bytes, MPPointMatrix] = {}
 
     # ------------------------------------------------------------------ conversion
@@ -158,55 +117,13 @@ class MPBackend:
         return M.matvec(P, prec=self.precision)[..., 0]
 
     # ------------------------------------------------------------------ activations
+    # one dispatch per layer to the activation's object (verinet.activations), which works on whole arrays
     def activate(self, k: int, z: MPIntervalArray) -> MPIntervalArray:
-        act = self.network.layers[k].activation
-        if act is Activation.IDENTITY:
-            return z
-        if act is Activation.RELU:
-            return z.relu()
-        if act is Activation.LEAKY_RELU:
-            # for 0 <= α <= 1, leaky(x) = max(x, α x); interval max is monotone in both arguments, so
-            # [max(z.lo, (αz).lo), max(z.hi, (αz).hi)] encloses it (and equals α_hi·z.lo, α_lo·z.hi below 0)
-            return z.maximum(z * self._alpha[k])
-        fn = logistic_bounds_mpf if act is Activation.SIGMOID else tanh_bounds_mpf
-        return _map_pairs(fn, z, self.precision)
+        return self._act[k].enclose_mp(z, self._alpha[k], self.precision)
 
     def derivative(self, k: int, z: MPIntervalArray) -> MPIntervalArray:
         """Clarke-derivative enclosure ``σ_k'(z)`` of the activation on each pre-activation interval."""
-        L = self.network.layers[k]
-        act = L.activation
-        p = self.precision
-        if act is Activation.IDENTITY:
-            one = np.ones(z.shape, dtype=object)
-            return MPIntervalArray._unsafe(one, one, 0, p)
-        if act in (Activation.RELU, Activation.LEAKY_RELU):
-            if act is Activation.LEAKY_RELU:
-                a = self._alpha[k]
-                alo, ahi, e = int(a.lo_man), int(a.hi_man), a.exp
-            else:
-                alo, ahi, e = 0, 0, 0
-            one = 1 << -e if e < 0 else 1  # 1 over the exponent min(e, 0)
-            if e > 0:
-                alo, ahi, e = alo << e, ahi << e, 0
-            lo = np.full(z.shape, alo, dtype=object)
-            lo[z.lo_man > 0] = one  # lo > 0: {1}; otherwise slope α is reachable
-            hi = np.full(z.shape, one, dtype=object)
-            hi[z.hi_man < 0] = ahi  # hi < 0: {α}; otherwise slope 1 is reachable
-            return MPIntervalArray._unsafe(lo, hi, e, p)
-        fn = logistic_deriv_bounds_mpf if act is Activation.SIGMOID else tanh_deriv_bounds_mpf
-        return _map_pairs(fn, z, p)
+        return self._act[k].derivative_mp(z, self._alpha[k], self.precision)
 
     def chain(self, k: int, g: MPIntervalArray, z: MPIntervalArray) -> MPIntervalArray:
-        act = self.network.layers[k].activation
-        if act is Activation.IDENTITY:
-            return g
-        if act is Activation.RELU:
-            # exact, no rounding: D ∈ {0}, {1} or [0, 1]; [0, 1]·[a, b] = [min(a, 0), max(b, 0)]
-            on = z.lo_man > 0
-            off = z.hi_man < 0
-            glo, ghi = g.lo_man, g.hi_man
-            lo = np.where(on, glo, np.where(off, 0, np.minimum(glo, 0)))
-            hi = np.where(on, ghi, np.where(off, 0, np.maximum(ghi, 0)))
-            return MPIntervalArray._unsafe(np.asarray(lo, dtype=object), np.asarray(hi, dtype=object), g.exp,
-                                           max(g.prec, self.precision))
-        return g * self.derivative(k, z)
+        return self._act[k].chain_mp(g, z, self._alpha[k], self.precision)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from verinet.activations import names
 from verinet.errors import ModelFormatError
 from verinet.loaders.decimals import enclose_decimals
 from verinet.loaders._common import build_network, exact_str, parse_exact, read_model_bytes, with_provenance
@@ -134,9 +135,9 @@ def _fast_numbers(value, shape_rank: int):
 
 def _activation(name, where: str, p: Path) -> Activation:
     try:
-        return Activation(str(name).lower())
-    except ValueError:
-        known = ", ".join(a.value for a in Activation)
+        return names("json")[str(name).lower()]
+    except KeyError:
+        known = ", ".join(names("json"))
         raise ModelFormatError(f"{p}: {where}: unknown activation {name!r} (known: {known})") from None
 
 
@@ -165,7 +166,7 @@ def load_json(path) -> Network:
         else:
             act = hidden if k < len(layers_doc) - 1 else Activation.IDENTITY
         alpha = 0
-        if act is Activation.LEAKY_RELU:
+        if act.impl.has_alpha:
             if "alpha" not in ld:
                 raise ModelFormatError(f"{p}: {where}: leaky_relu needs an 'alpha'")
             try:
@@ -228,7 +229,7 @@ def network_to_json(net: Network) -> dict:
             "bias": [exact_str(v) for v in b],
             "activation": L.activation.value,
         }
-        if L.activation is Activation.LEAKY_RELU:
+        if L.activation.impl.has_alpha:
             entry["alpha"] = exact_str(L.alpha)
         layers.append(entry)
     doc = {

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from verinet.activations import names
 from verinet.errors import ModelFormatError
 from verinet.loaders._common import build_network, read_model_bytes, with_provenance
 from verinet.network import Activation, InputDomain, Layer, Network
@@ -99,12 +100,13 @@ def load_npz(path) -> Network:
         if acts_raw.dtype.kind not in "US" or acts_raw.ndim != 1 or acts_raw.shape[0] != n:
             raise ModelFormatError(f"{p}: 'activations' must be a string array of length {n}")
         acts = []
+        table = names("npz")
         for k, a in enumerate(acts_raw.tolist()):
             name = a.decode() if isinstance(a, bytes) else a
             try:
-                acts.append(Activation(name.strip().lower()))
-            except ValueError:
-                known = ", ".join(x.value for x in Activation)
+                acts.append(table[name.strip().lower()])
+            except KeyError:
+                known = ", ".join(table)
                 raise ModelFormatError(
                     f"{p}: layer {k}: unknown activation {name!r} (known: {known})"
                 ) from None
@@ -117,7 +119,7 @@ def load_npz(path) -> Network:
         if al.ndim != 1 or al.shape[0] != n:
             raise ModelFormatError(f"{p}: 'alpha' must have one entry per layer ({n}), got shape {al.shape}")
         alphas = [float(v) for v in al]
-    elif Activation.LEAKY_RELU in acts:
+    elif any(a.impl.has_alpha for a in acts):
         raise ModelFormatError(f"{p}: a layer is leaky_relu but the archive has no 'alpha' array")
 
     layers = []
@@ -127,7 +129,7 @@ def load_npz(path) -> Network:
         try:
             layers.append(
                 Layer.from_floats(
-                    w, b, acts[k], alphas[k] if acts[k] is Activation.LEAKY_RELU else 0, name=f"layer {k}"
+                    w, b, acts[k], alphas[k] if acts[k].impl.has_alpha else 0, name=f"layer {k}"
                 )
             )
         except ValueError as exc:
@@ -174,12 +176,12 @@ def save_npz(net: Network, path) -> None:
         arrays[f"b{k}"] = np.ascontiguousarray(L.bias_lo, dtype=np.float64)
     alphas = []
     for k, L in enumerate(net.layers):
-        if L.activation is Activation.LEAKY_RELU and not _exact_float(L.alpha):
+        if L.activation.impl.has_alpha and not _exact_float(L.alpha):
             raise ModelFormatError(
                 f"cannot save {net.name!r} to .npz: the leaky ReLU slope {L.alpha} of layer {k} "
                 f"is not a float64; {hint}"
             )
-        alphas.append(float(L.alpha) if L.activation is Activation.LEAKY_RELU else 0.0)
+        alphas.append(float(L.alpha) if L.activation.impl.has_alpha else 0.0)
     arrays["activations"] = np.array([L.activation.value for L in net.layers], dtype=np.str_)
     arrays["alpha"] = np.array(alphas, dtype=np.float64)
     if net.input_domain is not None:

@@ -36,18 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
+from verinet.activations import names
 from verinet.errors import ModelFormatError
 from verinet.loaders._common import build_network, read_model_bytes, with_provenance
 from verinet.network import Activation, Layer, Network
 
 __all__ = ["SUPPORTED_OPS", "load_onnx", "network_from_onnx_model"]
 
-_ACTIVATIONS = {
-    "Relu": Activation.RELU,
-    "LeakyRelu": Activation.LEAKY_RELU,
-    "Sigmoid": Activation.SIGMOID,
-    "Tanh": Activation.TANH,
-}
+_ACTIVATIONS = names("onnx")  # op type -> Activation
 _AFFINE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
 _SHAPE_OPS = ("Flatten", "Reshape", "Identity", "Constant")
 SUPPORTED_OPS = _AFFINE_OPS + tuple(_ACTIVATIONS) + _SHAPE_OPS
@@ -534,7 +530,7 @@ class _Walker:
             raise self.fail(f"{self.where(node, index)}: expected one input computed from the graph input")
         a = ins[0]
         alpha = 0
-        if act is Activation.LEAKY_RELU:
+        if act.impl.has_alpha:
             # ONNX attributes are float32: the default 0.01 means float32(0.01), as runtimes use it.
             alpha = float(np.float32(at.get("alpha", np.float32(0.01))))
         self.close_layer(a, act, alpha, self.where(node, index))

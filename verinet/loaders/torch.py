@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verinet.activations import names
 from verinet.errors import ModelFormatError
 from verinet.loaders._common import build_network, read_model_bytes, with_provenance
 from verinet.network import Activation, Layer, Network
@@ -29,12 +30,7 @@ __all__ = ["from_torch", "load_torch"]
 _TORCH_MISSING = "PyTorch models need the optional dependency torch: pip install 'verinet[torch]'"
 
 # class name (also TorchScript's ``original_name``) -> activation
-_ACT_NAMES = {
-    "ReLU": Activation.RELU,
-    "LeakyReLU": Activation.LEAKY_RELU,
-    "Sigmoid": Activation.SIGMOID,
-    "Tanh": Activation.TANH,
-}
+_ACT_NAMES = names("torch")
 _NOOP_NAMES = ("Flatten", "Identity")
 
 
@@ -111,7 +107,7 @@ def _layers_from_modules(modules: list, name: str) -> list[Layer]:
             width = W.shape[0]
         elif kind in _ACT_NAMES:
             act = _ACT_NAMES[kind]
-            alpha = float(m.negative_slope) if act is Activation.LEAKY_RELU else 0
+            alpha = float(m.negative_slope) if act.impl.has_alpha else 0
             close(act, alpha)
         elif kind in _NOOP_NAMES:
             continue
