@@ -373,7 +373,8 @@ class SlopeTightener:
                              Network(head + (down,), self.network.input_domain))
         return self._nets[k]
 
-    def tighten_hidden(self, xl: np.ndarray, xu: np.ndarray, pre, fix=None, iters: int | None = None) -> list:
+    def tighten_hidden(self, xl: np.ndarray, xu: np.ndarray, pre, fix=None,
+                       iters: int | None = None) -> list:
         """Pre-activation enclosures ``pre`` (one (B, n_k) IntervalArray per layer) with the unstable
         neurons of hidden layers ``k ≥ 1`` re-bounded by optimised slopes, layer by layer (the intermediate
         bounds of α-CROWN): every later layer uses the tightened ones. Only the hidden layers are returned
@@ -406,8 +407,8 @@ class SlopeTightener:
                 enc = pre[k] if sign > 0 else IntervalArray._unsafe(-hi, -lo)
                 slopes, betas, _, _ = optimise_multipliers(net, lows, ups, xl, xu, box, atoms, iters=iters,
                                                            fixed=fixed, split=split)
-                b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes, fixed=fixed,
-                                       split=split, betas=betas)
+                b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes,
+                                       fixed=fixed, split=split, betas=betas)
                 if sign > 0:
                     new_lo[box, atoms] = np.maximum(new_lo[box, atoms], b)
                 else:  # −b ≥ z_k: negation is exact

@@ -32,6 +32,14 @@ constant on the box. (A child whose constraints the sound bounds prove infeasibl
 bounds never use the signs: they are rigorous gradient enclosures at real points of the region, found by
 :mod:`verinet.gradient_search` and the MILP of :mod:`verinet.gradient_milp`.
 
+Tighter pre-activation bounds (:class:`_Tightening`): every unstable neuron contributes a derivative
+``[0, 1]``, so tighter bounds of the hidden pre-activations make more neurons stable. At the root the
+hidden-layer bounds are re-bounded with optimised slopes (α-CROWN, :meth:`verinet.alpha.SlopeTightener.
+tighten_hidden`); they hold on the whole box, so every part's bounds are met with them. Each part's
+later-layer bounds are then re-bounded under its sign constraints with multipliers ``β ≥ 0`` (β-CROWN,
+step 7 of :mod:`verinet.linear`: valid on the part for any ``β ≥ 0``); ends that cross prove the part
+empty. The optimisers only choose slopes and multipliers; every end is a sound back-substitution bound.
+
 Split choice (heuristic only): for an unstable neuron ``i`` of hidden layer ``k`` the backward pass holds
 ``u_{k,i} = d_i v_{k,i}`` with ``d_i ∈ [0, 1]``; fixing ``d_i`` removes at most ``|v_{k,i}|`` from
 ``|u_{k,i}|``, whose effect on ``‖g‖₁`` is at most ``ρ_{k,i} = ‖W_0ᵀ D_0 ⋯ W_kᵀ e_i‖₁`` (bounded with the
@@ -54,7 +62,8 @@ from verinet.network import Activation, Network
 from verinet.norms import gradient_norm_bounds
 from verinet.propagation import LayerBounds, per_layer_signs
 
-__all__ = ["NEURON_MIN_INPUTS", "wants_neuron_search", "neuron_lipschitz", "split_scores"]
+__all__ = ["NEURON_MIN_INPUTS", "TIGHTEN", "TIGHTENINGS", "wants_neuron_search", "neuron_lipschitz",
+           "split_scores"]
 
 #: inputs from which :func:`verinet.lipschitz.lipschitz` splits neurons on the whole box (as verify's
 #: neuron branch-and-bound: :data:`verinet.alpha.ALPHA_MIN_INPUTS`)
@@ -141,8 +150,8 @@ class _Tightening:
             ok = ~np.any([(p.lo > p.hi).any(axis=1) for p in pre[:hidden]], axis=0)
             if ok.any():
                 sub = [IntervalArray._unsafe(np.asarray(p.lo)[ok], np.asarray(p.hi)[ok]) for p in pre]
-                sub = self.slopes.tighten_hidden(L[ok], H[ok], sub, [None if f is None else f[ok] for f in fix],
-                                                 iters=self.iters)
+                part = [None if f is None else f[ok] for f in fix]
+                sub = self.slopes.tighten_hidden(L[ok], H[ok], sub, part, iters=self.iters)
                 for k in range(hidden):
                     lo_k, hi_k = np.array(pre[k].lo), np.array(pre[k].hi)
                     lo_k[ok], hi_k[ok] = sub[k].lo, sub[k].hi

@@ -1,7 +1,7 @@
 """Tightened pre-activation bounds of the neuron-sign search (:class:`verinet.lipschitz_neuron._Tightening`).
 
 * root (α-CROWN) and part (β-CROWN under the part's sign constraints) bounds contain the exact
-  pre-activations of every sampled point of the part (2 inputs: a dense grid; 64: corners and interior points),
+  pre-activations of every sampled point of the part (2 inputs: a dense grid; 64: corners, interior points),
   and are tighter than the untightened ones somewhere;
 * the search with each tightening encloses the exact constant on small networks (region enumeration) and
   stays above exact finite-difference slopes on 64 inputs;
@@ -93,8 +93,8 @@ def _check_parts(seed: int, mode: str, n_in: int) -> tuple[int, float]:
     bad = int(np.count_nonzero(empty)) + (0 if infeasible is None else int(np.count_nonzero(infeasible)))
     gain = 0.0
     for k, _, _ in ev.kinked:
-        gain += float(np.sum(root_plain.pre[k].hi - root_plain.pre[k].lo) - np.sum(root.pre[k].hi - root.pre[k].lo))
-        gain += float(np.sum(plain.pre[k].hi - plain.pre[k].lo) - np.sum(bounds.pre[k].hi - bounds.pre[k].lo))
+        for old, new in ((root_plain, root), (plain, bounds)):
+            gain += float(np.sum(old.pre[k].hi - old.pre[k].lo) - np.sum(new.pre[k].hi - new.pre[k].lo))
         for b in range(B):
             for i, v in enumerate(exact[b][k]):
                 assert F(float(root.pre[k].lo[0, i])) <= v <= F(float(root.pre[k].hi[0, i]))
