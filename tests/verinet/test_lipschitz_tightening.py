@@ -142,7 +142,7 @@ def test_search_encloses_the_exact_constant(i, mode):
     assert L.le(r.upper) and L.ge(r.lower), (r.lower, r.upper, L)
 
 
-@pytest.mark.parametrize("mode", ["none", "beta"])
+@pytest.mark.parametrize("mode", ["none", "root", "beta"])
 def test_64_inputs_above_finite_difference_slopes(monkeypatch, mode):
     monkeypatch.setattr(ln, "TIGHTEN", mode)
     rng = np.random.default_rng(5)
