@@ -2,14 +2,17 @@
 
 Run ``python benchmarks/bench_lipschitz_mnist.py`` (properties 0, 1, 2 of ``mnistfc_instances.csv``, output
 0 and the margin ``y_label − y_j``; about 15 minutes) or choose: ``--props 0``, ``--outputs y0``,
-``--limit 60``, ``--long`` (adds 600 s runs), ``--milp-seconds 60``. Every number is measured in this run;
+``--limit 60``, ``--long`` (adds 600 s runs), ``--milp-seconds 60``, ``--tighten none root beta`` (the
+pre-activation tightenings of :class:`verinet.lipschitz_neuron._Tightening` to compare, one row each:
+``none`` is the search without them). Every number is measured in this run;
 the machine load (``os.getloadavg``, 1 min) is printed beside each row: the machine is shared and noisy.
 
 l∞ input box of each VNN-LIB property, ``‖∇(cᵀf)‖₁``. Columns:
 
 * ``one-box interval`` / ``one-box linear``: sound upper bounds over the whole box from the linear
   pre-activation bounds: interval chain rule vs back-substitution through the backward pass
-  (:mod:`verinet.jacobian_bounds`);
+  (:mod:`verinet.jacobian_bounds`); ``one-box tightened``: the latter from the row's tightened bounds
+  (the root of the search);
 * ``[lower, upper] up/low``: :func:`verinet.lipschitz.lipschitz` with default options and ``time_limit=T``
   (for 784 inputs: the neuron-sign branch-and-bound of :mod:`verinet.lipschitz_neuron`, lower bounds from
   the gradient search and the MILP sign ascent); rigorous;
@@ -17,7 +20,8 @@ l∞ input box of each VNN-LIB property, ``‖∇(cᵀf)‖₁``. Columns:
   after ``--milp-seconds`` — float tolerances and float big-M constants, so NOT a bound; it shows where the
   true constant lies;
 * ``baseline lower``: 20,000 random points + PGD on ``±cᵀf`` for ``T`` seconds (float, not rigorous;
-  :func:`bench_lipschitz_real.baseline_lower`).
+  :func:`bench_lipschitz_real.baseline_lower`), once per case and limit;
+* ``up/none``: the row's upper bound over the ``none`` row's upper bound of the same case and limit.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from verinet.gradient import gradient_from_bounds  # noqa: E402
 from verinet.gradient_milp import gradient_milp  # noqa: E402
 from verinet.jacobian_bounds import gradient_bounds  # noqa: E402
 from verinet.linear import linear_propagate  # noqa: E402
-from verinet.lipschitz import lipschitz  # noqa: E402
+import verinet.lipschitz_neuron as ln  # noqa: E402
+from verinet.lipschitz import _Evaluator, lipschitz  # noqa: E402
 from verinet.loaders import load_network  # noqa: E402
 from verinet.norms import gradient_norm_bounds  # noqa: E402
 from verinet.region import Region  # noqa: E402
@@ -79,6 +84,15 @@ def one_box(net, region, c) -> tuple[float, float, list]:
     return old, float(jb.upper[0]), [pre, (jb.lo[0], jb.hi[0])]
 
 
+def one_box_tightened(net, region, c, mode: str) -> float:
+    """The root upper bound of the neuron search with tightening ``mode``."""
+    lo, hi = region.outer_box()
+    ev = _Evaluator(net, c, "inf", None, None, "linear", "linear")
+    F = np.zeros((1, ev.n_kinked), dtype=np.int8)
+    up, _, _ = ln._evaluate(ev, net, lo, hi, F, tight=ln._Tightening(net, ev.kinked, mode))
+    return float(up[0])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=float, default=60.0)
@@ -88,14 +102,16 @@ def main(argv=None) -> int:
     ap.add_argument("--props", type=int, nargs="*", default=[0, 1, 2])
     ap.add_argument("--outputs", nargs="*", default=["y0", "margin"], choices=["y0", "margin"])
     ap.add_argument("--milp-seconds", type=float, default=30.0, help="time for the float MILP bound (0: skip)")
+    ap.add_argument("--tighten", nargs="*", default=[ln.TIGHTEN], choices=list(ln.TIGHTENINGS),
+                    help="pre-activation tightenings to compare (one row each)")
     args = ap.parse_args(argv)
     net = load_network(MNIST)
     print(f"# MNIST 784-256x2-10, {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
     limits = [] if args.only_long else [args.limit]
     limits += [args.long_limit] if args.long or args.only_long else []
-    print("| case | one-box interval | one-box linear | T (s) | [lower, upper] up/low | boxes | "
-          "float MILP bound (not sound) | baseline lower | lower/baseline | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | tighten | one-box interval | one-box linear | one-box tightened | T (s) "
+          "| [lower, upper] up/low | up/none | boxes | float MILP bound (not sound) | baseline lower | lower/baseline | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lipschitz(net, Region.box(["0"] * 784, ["0.01"] * 784), output=0, time_limit=2.0)  # compile kernels
     for name, region, output, c in cases(net, args.props, args.outputs):
         old, new, (pre, gb) = one_box(net, region, c)
@@ -105,14 +121,24 @@ def main(argv=None) -> int:
             res = gradient_milp(net, c, lo, hi, pre=pre, grad_bounds=gb, seconds=args.milp_seconds)
             fb = f"{res.float_bound:.4g} ({args.milp_seconds:g} s)"
         for T in limits:
-            t = time.perf_counter()
-            r = lipschitz(net, region, output=output, time_limit=T)
-            el = time.perf_counter() - t
             base = baseline_lower(net, c, lo, hi, T)
-            ratio = r.upper / r.lower if r.lower > 0 else float("inf")
-            print(f"| {name} | {old:.4g} | {new:.4g} | {T:g} ({el:.0f}) | [{r.lower:.4g}, {r.upper:.4g}] "
-                  f"{ratio:.3g}x | {r.boxes} | {fb} | {base:.4g} | {r.lower / base:.3g} | "
-                  f"{os.getloadavg()[0]:.1f} |", flush=True)
+            ref = None
+            for mode in args.tighten:
+                tight = one_box_tightened(net, region, c, mode)
+                saved = ln.TIGHTEN
+                ln.TIGHTEN = mode  # the search's default tightening, for this row only
+                try:
+                    t = time.perf_counter()
+                    r = lipschitz(net, region, output=output, time_limit=T)
+                    el = time.perf_counter() - t
+                finally:
+                    ln.TIGHTEN = saved
+                ratio = r.upper / r.lower if r.lower > 0 else float("inf")
+                ref = r.upper if mode == "none" else ref
+                rel = f"{r.upper / ref:.3g}" if ref else "—"
+                print(f"| {name} | {mode} | {old:.4g} | {new:.4g} | {tight:.4g} | {T:g} ({el:.0f}) | "
+                      f"[{r.lower:.4g}, {r.upper:.4g}] {ratio:.3g}x | {rel} | {r.boxes} | {fb} | "
+                      f"{base:.4g} | {r.lower / base:.3g} | {os.getloadavg()[0]:.1f} |", flush=True)
     return 0
 
 

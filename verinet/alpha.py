@@ -373,15 +373,22 @@ class SlopeTightener:
                              Network(head + (down,), self.network.input_domain))
         return self._nets[k]
 
-    def tighten_hidden(self, xl: np.ndarray, xu: np.ndarray, pre) -> list:
+    def tighten_hidden(self, xl: np.ndarray, xu: np.ndarray, pre, fix=None,
+                       iters: int | None = None) -> list:
         """Pre-activation enclosures ``pre`` (one (B, n_k) IntervalArray per layer) with the unstable
         neurons of hidden layers ``k ≥ 1`` re-bounded by optimised slopes, layer by layer (the intermediate
         bounds of α-CROWN): every later layer uses the tightened ones. Only the hidden layers are returned
         changed (the output's lower ends are the job of :meth:`tighten`).
 
-        Rigorous: each new end is a :func:`sound_lower_bounds` of ``z_k`` resp. ``−z_k`` over the box
-        (through :meth:`_truncated`), intersected with the old enclosure.
+        ``fix`` (optional, one (B, n_k) int array of signs or None per layer): ``pre`` encloses the part of
+        each box where these signs hold; the constraints of the earlier layers then get multipliers
+        (β-CROWN), so the new ends hold on that part. ``iters``: Adam steps (default :attr:`iters`).
+
+        Rigorous: each new end is a :func:`sound_lower_bounds` of ``z_k`` resp. ``−z_k`` over the box (or
+        its part) through :meth:`_truncated`, intersected with the old enclosure. An end that crosses the
+        other proves the part empty (the caller checks ``lo > hi``).
         """
+        iters = self.iters if iters is None else iters
         pre = list(pre)
         layers = self.network.layers
         for k in range(1, len(layers) - 1):
@@ -394,10 +401,14 @@ class SlopeTightener:
             lows = [np.asarray(p.lo) for p in pre[:k]]
             ups = [np.asarray(p.hi) for p in pre[:k]]
             new_lo, new_hi = lo.copy(), hi.copy()
+            split = None if fix is None else list(fix[:k])
+            fixed = None if split is None else [None if f is None else f != 0 for f in split]
             for sign, net in zip((1, -1), self._truncated(k)):
                 enc = pre[k] if sign > 0 else IntervalArray._unsafe(-hi, -lo)
-                slopes, _, _, _ = optimise_multipliers(net, lows, ups, xl, xu, box, atoms, iters=self.iters)
-                b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes)
+                slopes, betas, _, _ = optimise_multipliers(net, lows, ups, xl, xu, box, atoms, iters=iters,
+                                                           fixed=fixed, split=split)
+                b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes,
+                                       fixed=fixed, split=split, betas=betas)
                 if sign > 0:
                     new_lo[box, atoms] = np.maximum(new_lo[box, atoms], b)
                 else:  # −b ≥ z_k: negation is exact
