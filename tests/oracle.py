@@ -320,6 +320,19 @@ def cells(spec: Sequence[ExactLayer], lower: Sequence, upper: Sequence) -> list[
     return work
 
 
+def minima_on_signs(spec: Sequence[ExactLayer], lower: Sequence, upper: Sequence, want: dict) -> list[Fraction] | None:
+    """Exact minima of the outputs over the part of the box where each neuron ``(layer, j)`` of ``want`` has
+    the sign ``want[(layer, j)]`` (``z ≥ 0`` for +1, ``z ≤ 0`` for −1); None when the part has no interior."""
+    best = None
+    for cell, J, d, signs in cells(spec, lower, upper):
+        if any(signs.get(key, 0) not in (0, s) for key, s in want.items()):
+            continue
+        for p in cell:
+            y = [sum((a * b for a, b in zip(row, p)), di) for row, di in zip(J, d)]
+            best = y if best is None else [min(a, b) for a, b in zip(best, y)]
+    return best
+
+
 def clip_to_box(cell: list, lower: Sequence, upper: Sequence) -> list:
     """The part of a cell inside the box ``[lower, upper]`` (empty list when it has no interior)."""
     n = len(cell[0])

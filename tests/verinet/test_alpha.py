@@ -187,14 +187,8 @@ def test_slopes_of_split_neurons_give_a_valid_bound_on_the_part(c):
     # exact minimum over the cells whose signs agree with the constraints
     flat = {off + j: (k, j) for k, off, n in kinked for j in range(n)}
     want = {flat[int(i)]: int(F[0, i]) for i in idx}
-    spec = oracle.spec_from_network(net)
-    best = None
-    for cell, J, d, signs in oracle.cells(spec, [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi]):
-        if any(signs.get(key, 0) not in (0, s) for key, s in want.items()):
-            continue
-        for p in cell:
-            y = [sum((a * b for a, b in zip(row, p)), di) for row, di in zip(J, d)]
-            best = y if best is None else [min(a, b) for a, b in zip(best, y)]
+    best = oracle.minima_on_signs(oracle.spec_from_network(net), [Fraction(float(v)) for v in lo],
+                                  [Fraction(float(v)) for v in hi], want)
     if best is None:
         return
     for r_, i in enumerate(atoms):

@@ -36,15 +36,8 @@ from verinet.propagation import clamp_signs, kinked_layout, per_layer_signs  # n
 def exact_minima_on_part(net: Network, lo, hi, want: dict) -> list[Fraction] | None:
     """Exact minima of the outputs over the part of the box where neuron ``(layer, j)`` has sign
     ``want[(layer, j)]`` (``z ≥ 0`` for +1, ``z ≤ 0`` for −1); None when the part has no interior."""
-    spec = oracle.spec_from_network(net)
-    best = None
-    for cell, J, d, signs in oracle.cells(spec, [Fraction(float(v)) for v in lo], [Fraction(float(v)) for v in hi]):
-        if any(signs.get(key, 0) not in (0, s) for key, s in want.items()):
-            continue
-        for p in cell:
-            y = [sum((a * b for a, b in zip(row, p)), di) for row, di in zip(J, d)]
-            best = y if best is None else [min(a, b) for a, b in zip(best, y)]
-    return best
+    return oracle.minima_on_signs(oracle.spec_from_network(net), [Fraction(float(v)) for v in lo],
+                                  [Fraction(float(v)) for v in hi], want)
 
 
 def random_betas(rng, net: Network, R: int, mode: str):
