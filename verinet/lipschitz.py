@@ -503,6 +503,20 @@ def lipschitz(
         pool.close()
 
 
+def _stop_status(lower: float, upper: float, tol: float, boxes: int, max_boxes: int, elapsed: float,
+                 time_limit: float | None, unrefinable: bool = False) -> Status | None:
+    """Why an anytime search stops now (in this order of precedence), or None to go on."""
+    if upper - lower <= tol * upper or upper < _ZERO_FLOOR:
+        return Status.CONVERGED
+    if unrefinable:
+        return Status.RESOLUTION
+    if boxes >= max_boxes:
+        return Status.BOX_LIMIT
+    if time_limit is not None and elapsed >= time_limit:
+        return Status.TIME_LIMIT
+    return None
+
+
 def _auto_bounds(network: Network) -> str:
     hidden = network.layers[:-1]
     deep = len(hidden) >= 2 and sum(L.n_out for L in hidden) >= 32
@@ -712,18 +726,11 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             progress({"seconds": now - t0, "boxes": boxes, "boxes_per_second": rate, "lower": lower,
                       "upper": upper})
             last_report, last_boxes = now, boxes
-        if upper - lower <= tol * upper or upper < _ZERO_FLOOR:
-            status = Status.CONVERGED
-            break
-        if not heap or (stuck and max(n.bound for n in stuck) >= -heap[0][0]):
-            # the box that determines the upper bound cannot be refined at this precision
-            status = Status.RESOLUTION
-            break
-        if boxes >= max_boxes:
-            status = Status.BOX_LIMIT
-            break
-        if time_limit is not None and now - t0 >= time_limit:
-            status = Status.TIME_LIMIT
+        # the box that determines the upper bound may be one that cannot be refined at this precision
+        unrefinable = not heap or bool(stuck and max(n.bound for n in stuck) >= -heap[0][0])
+        stop = _stop_status(lower, upper, tol, boxes, max_boxes, now - t0, time_limit, unrefinable)
+        if stop is not None:
+            status = stop
             break
         if resumes and now - t0 >= resumes[0] * time_limit:
             resumes.pop(0)

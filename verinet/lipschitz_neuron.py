@@ -233,7 +233,7 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         Rigorous ``lower ≤ L ≤ upper``; ``partition`` holds one leaf per node (the box with fixed signs).
     """
     from verinet.gradient_search import approx_region_candidates
-    from verinet.lipschitz import LipschitzResult, Status, Leaf, _fixed_tuple
+    from verinet.lipschitz import LipschitzResult, Status, Leaf, _fixed_tuple, _stop_status
     from verinet.witness import piece_point
 
     lo0, hi0 = region.outer_box()
@@ -324,14 +324,9 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         if progress is not None and now - last_report >= 1.0:
             progress({"seconds": now - t0, "boxes": boxes, "lower": lower, "upper": upper})
             last_report = now
-        if upper - lower <= tol * upper:
-            status = Status.CONVERGED
-            break
-        if boxes >= max_boxes:
-            status = Status.BOX_LIMIT
-            break
-        if time_limit is not None and now - t0 >= time_limit:
-            status = Status.TIME_LIMIT
+        stop = _stop_status(lower, upper, tol, boxes, max_boxes, now - t0, time_limit)
+        if stop is not None:
+            status = stop
             break
         if resumes and now - t0 >= resumes[0] * time_limit:
             resumes.pop(0)
