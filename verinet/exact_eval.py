@@ -98,12 +98,10 @@ def evaluate_exact(network, x, *, deadline: float | None = None) -> list[Fractio
     ``deadline`` (a ``time.perf_counter()`` value) is checked before every layer; past it,
     :class:`ExactEvaluationTimeout` is raised.
     """
-    xs = [to_fraction(v) for v in np.asarray(x, dtype=object).reshape(-1)]
+    xs = np.asarray(x, dtype=object).reshape(-1)
     if len(xs) != network.n_inputs:
         raise ValueError(f"input has {len(xs)} coordinates, network expects {network.n_inputs}")
-    den = math.lcm(*(v.denominator for v in xs))
-    a = np.empty(len(xs), dtype=object)
-    a[:] = [v.numerator * (den // v.denominator) for v in xs]
+    a, den = _rational(xs)
     for L in network.layers:
         if deadline is not None and time.perf_counter() > deadline:
             raise ExactEvaluationTimeout("exact evaluation stopped at its deadline")
