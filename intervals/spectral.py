@@ -231,8 +231,9 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
     return lower.reshape(lead), upper.reshape(lead)
 
 
-def _point_bounds(Jf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`norm2_point_bounds` of a stack (B, m, n), and the float top right singular vectors (B, n)."""
+def _point_bounds(Jf: np.ndarray, lower_too: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`norm2_point_bounds` of a stack (B, m, n), and the float top right singular vectors (B, n)
+    (``lower_too=False``: the lower bounds are left at 0 and only the singular values are computed)."""
     B, m, n = Jf.shape
     lower = np.zeros(B)
     upper = np.zeros(B)
@@ -245,13 +246,17 @@ def _point_bounds(Jf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     idx = np.flatnonzero(nonzero)
     if idx.size:
         Ms, e, delta = _scaled(Jf[idx])
-        _, sv, Vt = np.linalg.svd(Ms)
         X = Ms if m <= n else np.swapaxes(Ms, -1, -2)
+        if lower_too:
+            _, sv, Vt = np.linalg.svd(Ms)
+        else:
+            sv = np.linalg.svd(X, compute_uv=False)  # candidates only: the check below is rigorous
         up = R.add_up(_point_upper(np.ascontiguousarray(X), sv[:, 0]), delta)
-        low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
         upper[idx] = _unscale_up(up, e)
-        lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
-        V[idx] = Vt[:, 0, :]
+        if lower_too:
+            low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
+            lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
+            V[idx] = Vt[:, 0, :]
     return lower, upper, V
 
 
@@ -293,8 +298,10 @@ def norm2_nonneg_upper(M) -> np.ndarray:
     return out.reshape(lead)
 
 
-def norm2_interval_bounds(lo, hi) -> tuple[np.ndarray, np.ndarray]:
+def norm2_interval_bounds(lo, hi, *, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(lower, upper)`` with ``lower ≤ ‖J‖₂ ≤ upper`` for every ``J`` with ``lo ≤ J ≤ hi`` (stacks (..., m, n)).
+
+    ``lower=False`` skips the lower bounds (returned as 0) when only the upper bounds are needed.
 
     Examples
     --------
@@ -308,25 +315,34 @@ def norm2_interval_bounds(lo, hi) -> tuple[np.ndarray, np.ndarray]:
     lead, (m, n) = lo.shape[:-2], lo.shape[-2:]
     lof, hif = lo.reshape((-1, m, n)), hi.reshape((-1, m, n))
     B = lof.shape[0]
-    lower, upper = np.zeros(B), np.full(B, np.inf)
+    low_out, upper = np.zeros(B), np.full(B, np.inf)
     if m == 0 or n == 0 or B == 0:
-        return lower.reshape(lead), np.zeros(B).reshape(lead)
+        return low_out.reshape(lead), np.zeros(B).reshape(lead)
     finite = np.isfinite(lof).all(axis=(-2, -1)) & np.isfinite(hif).all(axis=(-2, -1))
-    mag = np.maximum(np.abs(lof), np.abs(hif))
-    upper = np.minimum(upper, norm2_nonneg_upper(mag))  # inf where mag is not finite
-    idx = np.flatnonzero(finite)
+    idx = np.flatnonzero(finite)  # a non-finite endpoint: upper = inf, lower = 0
     if idx.size:
         mid, rad = _mid_rad(lof[idx], hif[idx])
         finite_rad = np.isfinite(rad).all(axis=(-2, -1))
-        _, mid_up, V = _point_bounds(mid)
-        rad_up = norm2_nonneg_upper(np.where(finite_rad[:, None, None], rad, 0.0))
-        rad_up = np.where(finite_rad, rad_up, np.inf)
-        upper[idx] = np.minimum(upper[idx], R.add_up(mid_up, rad_up))
+        rad = np.where(finite_rad[:, None, None], rad, 0.0)
+        _, mid_up, V = _point_bounds(mid, lower)
+        # ‖J‖₂ ≤ ‖mid‖₂ + ‖rad‖₂ with the cheap ‖rad‖₂ ≤ √(‖rad‖₁‖rad‖∞) first; the Collatz–Wielandt bounds
+        # of ‖rad‖₂ and ‖mag‖₂ (power iterations) only where the radius matters: ‖mag‖₂ ≥ ‖mid‖₂ (mag ≥ |mid|),
+        # so ‖mag‖₂ can undercut ‖mid‖₂ + ‖rad‖₂ by at most the cheap ‖rad‖₂, below 2^-40·‖mid‖₂ for the
+        # skipped ones (rounding-width matrices, e.g. point Jacobians)
+        rad_up = np.where(finite_rad, _two_norm_bound(rad), np.inf)
+        up = R.add_up(mid_up, rad_up)
+        wide = np.flatnonzero(~(rad_up <= 2.0**-40 * mid_up))
+        if wide.size:
+            rad_cw = np.where(finite_rad[wide], norm2_nonneg_upper(rad[wide]), np.inf)
+            mag = np.maximum(np.abs(lof[idx[wide]]), np.abs(hif[idx[wide]]))
+            up[wide] = np.minimum(R.add_up(mid_up[wide], np.minimum(rad_cw, rad_up[wide])),
+                                  norm2_nonneg_upper(mag))
+        upper[idx] = up
         # lower: v = top right singular vector of mid; {Jv} ⊆ mid·v ± (ρ + rad·|v|)
-        if np.any(mid != 0):
+        if lower and np.any(mid != 0):
             v = V
             c, rho = _bmm(mid, v[..., None])
-            cr, rr = _bmm(np.where(finite_rad[:, None, None], rad, 0.0), np.abs(v)[..., None])
+            cr, rr = _bmm(rad, np.abs(v)[..., None])
             spread = R.add_up(rho, R.add_up(cr, rr))[..., 0]
             mig = np.maximum(R.sub_down(np.abs(c[..., 0]), spread), 0.0)
             num = _norm2_down_vec(mig)
@@ -334,5 +350,5 @@ def norm2_interval_bounds(lo, hi) -> tuple[np.ndarray, np.ndarray]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 low = np.where(den > 0, R.div_down(num, np.where(den > 0, den, 1.0)), 0.0)
             low = np.where(finite_rad & np.isfinite(low), np.maximum(low, 0.0), 0.0)
-            lower[idx] = np.minimum(low, upper[idx])
-    return lower.reshape(lead), upper.reshape(lead)
+            low_out[idx] = np.minimum(low, upper[idx])
+    return low_out.reshape(lead), upper.reshape(lead)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import heapq
 import itertools
 import logging
@@ -48,6 +49,7 @@ from verinet.null_parts import prove_null_part
 from verinet.parallel import CHUNK, make_pool
 from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed
 from verinet.region import Region
+from verinet.vertex_bounds import LazyLeaves, vertex_leaves, vertex_operator_upper
 from verinet.witness import piece_point
 
 __all__ = ["Status", "Leaf", "LipschitzResult", "lipschitz", "STRATEGIES"]
@@ -107,7 +109,8 @@ class LipschitzResult:
         Boxes evaluated.
     seconds : float
     partition : tuple of Leaf
-        The final partition of the region's bounding box (evidence for certificates).
+        The final partition of the region's bounding box (evidence for certificates; for ``output="all"``
+        a sequence built on first use, see :func:`verinet.vertex_bounds.vertex_leaves`).
     witness : tuple of float or None
         A point of the region whose rigorous gradient enclosure gave ``lower``.
     history : tuple of (seconds, boxes, lower, upper)
@@ -231,7 +234,8 @@ class _Evaluator:
             return linear_propagate(b, lo, hi), None
         return propagate(b, b.box(lo, hi)), None
 
-    def _enclose(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None = None, boxes: bool = True):
+    def _enclose(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray | None = None, boxes: bool = True,
+                 vertices: bool = True):
         b = self.backend
         bounds, infeasible = self._bounds(lo, hi, fix)
         n_unstable = cand = empty = None
@@ -255,8 +259,10 @@ class _Evaluator:
             J = b.to_float(jacobian_from_bounds(b, bounds, "auto"))
             if self.free is not None:
                 J = IntervalArray._unsafe(np.where(self.free, J.lo, 0.0), np.where(self.free, J.hi, 0.0))
-            low, up = operator_norm_bounds(J, self.norm)
+            low, up = operator_norm_bounds(J, self.norm, lower=not boxes)  # boxes need the upper only
             influence = J.mag().sum(axis=-2)
+            if boxes and vertices and self.kinked and b.name == "float64":  # the 2^k vertices of k kinks
+                up = np.minimum(up, vertex_operator_upper(b, bounds, self.kinked, self.norm, self.free))
         up = np.asarray(up)
         if n_unstable is None:
             n_unstable = np.zeros(len(lo), dtype=np.int64)
@@ -265,6 +271,15 @@ class _Evaluator:
             up = np.where(empty, 0.0, up)
             n_unstable = np.where(empty, 0, n_unstable)
         return np.asarray(low), up, influence, n_unstable, cand
+
+    def unstable_parts(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray):
+        """Upper bounds (B,) of boxes (parts) without the vertex bounds of :mod:`verinet.vertex_bounds`, and
+        their unstable kinked neurons (B, H): the parts that spell out a vertex bound."""
+        bounds, _ = self._bounds(lo, hi, fix)
+        bounds = self._override(bounds, fix)[0]
+        unstable = np.concatenate([~(bounds.pre[k].lo > 0) & ~(bounds.pre[k].hi < 0) for k, _, _ in self.kinked],
+                                  axis=1)
+        return self._enclose(lo, hi, fix, vertices=False)[1], unstable
 
     def pattern(self, lo: np.ndarray, hi: np.ndarray, fix: np.ndarray) -> list | None:
         """Sign of every kinked neuron on the part of one box (one ±1 array per layer, None for the other
@@ -407,7 +422,8 @@ def lipschitz(
         Pre-activation bounds behind the gradient enclosures: interval propagation, or sound linear
         (CROWN-style) bounds of :mod:`verinet.linear`, tighter on deep networks and costlier per box.
         ``auto`` takes linear bounds for piecewise-linear networks with at least two hidden layers and
-        32 hidden neurons, interval bounds otherwise (``benchmarks/bench_lipschitz.py`` compares them).
+        32 hidden neurons (with ``output="all"``: with any hidden ReLU layer), interval bounds otherwise
+        (``benchmarks/bench_lipschitz.py`` and ``benchmarks/bench_norms.py`` compare them).
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
         coordinates + 1 of them; with linear bounds: with at most 32 and half of all ReLUs unstable) is split on
@@ -478,7 +494,7 @@ def lipschitz(
     if bounds not in ("auto", "interval", "linear"):
         raise QueryError(f"unknown bounds {bounds!r}: use auto, interval or linear")
     if bounds == "auto":
-        bounds = _auto_bounds(network)
+        bounds = _auto_bounds(network, c)
     if neurons not in ("auto", "never"):
         raise QueryError(f"unknown neuron splitting {neurons!r}: use auto or never")
     if not 0 <= search < 1:
@@ -517,10 +533,14 @@ def _stop_status(lower: float, upper: float, tol: float, boxes: int, max_boxes: 
     return None
 
 
-def _auto_bounds(network: Network) -> str:
+def _auto_bounds(network: Network, c: np.ndarray | None = np.zeros(0)) -> str:
     hidden = network.layers[:-1]
     deep = len(hidden) >= 2 and sum(L.n_out for L in hidden) >= 32
-    return "linear" if deep and network.piecewise_linear else "interval"
+    # output="all" (c is None): sign constraints that shrink the box and prove parts empty decide how many
+    # boxes the operator norm needs (benchmarks/bench_norms.py: 4-5-5-3, 10-15-10-3 and 4-20-3 need 2-13x
+    # fewer boxes with linear bounds, for each of the three norms)
+    kinks = any(L.activation.impl.has_kinks for L in hidden)
+    return "linear" if (deep or (c is None and kinks)) and network.piecewise_linear else "interval"
 
 
 class _Node:
@@ -777,7 +797,9 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 fresh = key not in tried
                 tried.add(key)
                 signs = ev.pattern(node.lo, node.hi, node.fix)
-                x = piece_point(network, node.lo, node.hi, signs) if signs is not None and fresh else None
+                # anywhere in the region: a point of the piece gives its exact norm as a lower bound even
+                # when the piece misses this box (each pattern is tried once)
+                x = piece_point(network, lo0, hi0, signs) if signs is not None and fresh else None
                 if x is not None:
                     try_lower(x[None, :], ev.points(x[None, :]))
                 elif signs is not None:
@@ -808,8 +830,11 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
             evaluate(children)
 
     upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
-    partition = tuple(e[2].leaf(kinked, ev.precision) for e in sorted(heap, key=lambda e: e[1])) + tuple(
-        n.leaf(kinked, ev.precision) for n in stuck)
+    nodes = [e[2] for e in sorted(heap, key=lambda e: e[1])] + stuck
+    partition = tuple(n.leaf(kinked, ev.precision) for n in nodes)
+    if c is None:  # vertex bounds are spelt out as fixed-sign parts on first use (verinet.vertex_bounds)
+        n_unstable = np.array([n.n_unstable for n in nodes], dtype=np.int64)
+        partition = LazyLeaves(functools.partial(vertex_leaves, ev, partition, n_unstable, upper))
     seconds = time.perf_counter() - t0
     history.append((seconds, boxes, lower, upper))
     return LipschitzResult(

@@ -108,17 +108,19 @@ def gradient_norm_bounds(G: IntervalArray, norm: str) -> tuple[np.ndarray, np.nd
     return _norm_down(G.mig(), q), _norm_up(G.mag(), q)
 
 
-def operator_norm_bounds(J: IntervalArray, norm: str) -> tuple[np.ndarray, np.ndarray]:
+def operator_norm_bounds(J: IntervalArray, norm: str, *, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(lower, upper)`` of the induced operator norm ``‖J‖_{p→p}`` over a Jacobian enclosure (..., m, n).
 
-    Rigorous: ``lower ≤ ‖J‖_{p→p} ≤ upper`` for every ``J`` in the enclosure.
+    Rigorous: ``lower ≤ ‖J‖_{p→p} ≤ upper`` for every ``J`` in the enclosure. ``lower=False``: only the upper
+    bounds are computed (the lower ones are returned as 0).
     """
     p = canonical_norm(norm)
-    mag, mig = J.mag(), J.mig()
-    if p == "inf":  # max row sum
-        return np.max(sum_down(mig, axis=-1), axis=-1), np.max(sum_up(mag, axis=-1), axis=-1)
-    if p == "1":  # max column sum
-        return np.max(sum_down(mig, axis=-2), axis=-1), np.max(sum_up(mag, axis=-2), axis=-1)
+    mag = J.mag()
+    if p in ("inf", "1"):  # max row sum / max column sum
+        axis = -1 if p == "inf" else -2
+        up = np.max(sum_up(mag, axis=axis), axis=-1)
+        low = np.max(sum_down(J.mig(), axis=axis), axis=-1) if lower else np.zeros(up.shape)
+        return low, up
     # spectral norm: ‖mid‖₂ (verified SVD) + ‖rad‖₂, or ‖mag‖₂, whichever is smaller; a point Jacobian
     # (every neuron of the part fixed) is enclosed to ~1e-12 relative (see intervals.spectral)
-    return norm2_interval_bounds(J.lo, J.hi)
+    return norm2_interval_bounds(J.lo, J.hi, lower=lower)

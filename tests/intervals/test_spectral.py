@@ -219,3 +219,60 @@ def test_interval_bounds_never_nan():
     assert up[0] == np.inf and low[2] == up[2] == 0.0 and up[1] >= big
     assert upper_ok(np.array([[-1e-320, 0.0], [0.0, 5e-324]]), float(up[3]))
     assert not np.isnan(norm2_nonneg_upper(np.array([[big, big], [big, big]])))
+
+
+# ------------------------------------------------------------------ cheap radius bound, upper bounds only
+
+
+@pytest.mark.parametrize("width", [0.0, 2.0**-60, 2.0**-45, 2.0**-38, 1e-6, 0.3])
+def test_radius_shortcut_is_sound_at_every_width(width):
+    """Around the 2^-40 switch between the cheap ``‖rad‖₂ ≤ √(‖rad‖₁‖rad‖∞)`` and the Collatz–Wielandt
+    bounds: every corner and random member is below the upper bound, exactly; ``lower=False`` gives the
+    same upper bound."""
+    rng = np.random.default_rng(int(-np.log2(width)) if width else 1)
+    for shape in [(3, 4), (4, 2)]:
+        M = rng.standard_normal(shape)
+        lo = M - np.abs(rng.standard_normal(shape)) * width
+        hi = M + np.abs(rng.standard_normal(shape)) * width
+        low, up = norm2_interval_bounds(lo, hi)
+        _, up_only = norm2_interval_bounds(lo, hi, lower=False)
+        assert abs(float(up_only) - float(up)) <= 1e-12 * float(up)  # singular values without vectors
+        assert upper_ok(lo, float(up_only)) and upper_ok(hi, float(up_only))
+        for corner in itertools.islice(itertools.product((0, 1), repeat=M.size), 0, 2 ** M.size, 97):
+            J = np.where(np.array(corner).reshape(shape) == 1, hi, lo)
+            assert upper_ok(J, float(up)) and lower_ok(J, float(low))
+
+
+def test_dropping_the_radius_term_is_caught(monkeypatch):
+    """The mutation "no radius term" (the cheap ``‖rad‖₂`` bound returns 0, so every matrix takes the
+    shortcut ``‖mid‖₂ + 0``) is refuted exactly at the corners of wide interval matrices."""
+    rng = np.random.default_rng(23)
+    cases = []
+    for _ in range(4):
+        M = rng.standard_normal((3, 4))
+        cases.append((M - 0.25, M + 0.25))
+    for lo, hi in cases:  # sound as written
+        _, up = norm2_interval_bounds(lo, hi, lower=False)
+        assert all(upper_ok(np.where(np.array(c).reshape(3, 4) == 1, hi, lo), float(up))
+                   for c in itertools.islice(itertools.product((0, 1), repeat=12), 0, None, 97))
+    original = spectral._two_norm_bound
+    # the residual of the verified ‖mid‖₂ (square 3×3) keeps its bound: only the 3×4 radius term is dropped
+    monkeypatch.setattr(spectral, "_two_norm_bound",
+                        lambda E: original(E) if E.shape[-1] == E.shape[-2] else np.zeros(E.shape[0]))
+    refuted = 0
+    for lo, hi in cases:
+        _, up = norm2_interval_bounds(lo, hi, lower=False)
+        corners = (np.where(np.array(c).reshape(3, 4) == 1, hi, lo)
+                   for c in itertools.islice(itertools.product((0, 1), repeat=12), 0, None, 97))
+        refuted += not all(upper_ok(J, float(up)) for J in corners)
+    assert refuted >= 1
+
+
+@hyp(30)
+@given(arrays(np.float64, (2, 3), elements=st.floats(-1e3, 1e3, allow_subnormal=True)),
+       st.sampled_from([0.0, 2.0**-50, 2.0**-41, 2.0**-39, 1e-3]))
+def test_property_interval_upper_only(M, width):
+    lo, hi = M - width * np.abs(M), M + width * np.abs(M)
+    _, up = norm2_interval_bounds(lo, hi, lower=False)
+    for corner in itertools.product((0, 1), repeat=6):
+        assert upper_ok(np.where(np.array(corner).reshape(2, 3) == 1, hi, lo), float(up))
