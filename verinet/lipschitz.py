@@ -259,10 +259,11 @@ class _Evaluator:
             J = b.to_float(jacobian_from_bounds(b, bounds, "auto"))
             if self.free is not None:
                 J = IntervalArray._unsafe(np.where(self.free, J.lo, 0.0), np.where(self.free, J.hi, 0.0))
-            low, up = operator_norm_bounds(J, self.norm, lower=not boxes)  # boxes need the upper only
+            if boxes and vertices and self.kinked and b.name == "float64":  # also the 2^k vertices of k kinks
+                low, up = np.zeros(len(lo)), vertex_operator_upper(b, bounds, self.kinked, self.norm, self.free, J=J)
+            else:
+                low, up = operator_norm_bounds(J, self.norm, lower=not boxes)  # boxes need the upper only
             influence = J.mag().sum(axis=-2)
-            if boxes and vertices and self.kinked and b.name == "float64":  # the 2^k vertices of k kinks
-                up = np.minimum(up, vertex_operator_upper(b, bounds, self.kinked, self.norm, self.free))
         up = np.asarray(up)
         if n_unstable is None:
             n_unstable = np.zeros(len(lo), dtype=np.int64)

@@ -40,10 +40,11 @@ _ENTRY_BUDGET = 1 << 21
 
 
 def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free: np.ndarray | None = None,
-                          max_neurons: int = MAX_VERTEX_NEURONS) -> np.ndarray:
+                          max_neurons: int = MAX_VERTEX_NEURONS, J=None) -> np.ndarray:
     """Upper bound (B,) of the operator norm ``‖J‖_{p→p}`` over the Jacobian set of each box, from the
     ``2^k`` derivative vertices of its ``k`` unstable kinked neurons; ``inf`` where not computed (``k = 0``,
-    ``k > max_neurons`` or over the budget).
+    ``k > max_neurons`` or over the budget). With ``J`` (the boxes' interval Jacobians, (B, m, n)), the
+    smaller of the two bounds, from one batched norm evaluation.
 
     Parameters
     ----------
@@ -58,12 +59,16 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
         ``"inf"``, ``"2"`` or ``"1"``.
     free : bool array (n_in,), optional
         Input coordinates in which the region has positive width (columns of the others are zeroed).
+    J : IntervalArray, optional
+        Interval Jacobians of the boxes (already restricted to ``free``).
 
     Rigorous: the result is ≥ ``‖J‖`` for every ``J`` in the chain-rule set of each box (module docstring).
     """
     pre = bounds.pre
     B = pre[0].lo.shape[0]
     out = np.full(B, np.inf)
+    if J is not None and (B == 0 or not kinked):
+        return operator_norm_bounds(J, norm, lower=False)[1]
     if B == 0 or not kinked:
         return out
     layers = [k for k, _, _ in kinked]
@@ -84,7 +89,7 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
         used += int(rows[i])
     boxes = np.flatnonzero(take)
     if boxes.size == 0:
-        return out
+        return out if J is None else operator_norm_bounds(J, norm, lower=False)[1]
     reps = rows[boxes]
     owner = np.repeat(boxes, reps)  # box of each vertex row
     vertex = np.arange(owner.size) - np.repeat(np.cumsum(reps) - reps, reps)  # vertex number within its box
@@ -102,14 +107,16 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
         hi = np.where(uu, sign, new_pre[k].hi)
         new_pre[k] = type(pre[k])._unsafe(lo, hi)
         off += width
-    J = jacobian_from_bounds(backend, LayerBounds(tuple(new_pre), None), "auto")
+    V = jacobian_from_bounds(backend, LayerBounds(tuple(new_pre), None), "auto")
     if free is not None:
-        J = type(J)._unsafe(np.where(free, J.lo, 0.0), np.where(free, J.hi, 0.0))
-    _, up = operator_norm_bounds(J, norm, lower=False)
+        V = type(V)._unsafe(np.where(free, V.lo, 0.0), np.where(free, V.hi, 0.0))
+    if J is not None:  # one call for the vertex rows and the boxes' own interval Jacobians
+        V = type(V)._unsafe(np.concatenate([V.lo, J.lo]), np.concatenate([V.hi, J.hi]))
+    up = np.asarray(operator_norm_bounds(V, norm, lower=False)[1], dtype=np.float64)
     best = np.full(B, -np.inf)
-    np.maximum.at(best, owner, np.asarray(up, dtype=np.float64))
+    np.maximum.at(best, owner, up[:owner.size])
     out[boxes] = best[boxes]
-    return out
+    return out if J is None else np.minimum(out, up[owner.size:])
 
 
 #: a part of a spelt-out leaf whose neurons are all stable but whose enclosure is still above the bound (a
