@@ -220,7 +220,8 @@ class LazyLeaves(collections.abc.Sequence):
     def __eq__(self, other) -> bool:
         return isinstance(other, collections.abc.Sequence) and self._get() == tuple(other)
 
-    __hash__ = None
+    def __hash__(self) -> int:
+        return hash(self._get())
 
     def __add__(self, other):
         return self._get() + tuple(other)

@@ -220,7 +220,7 @@ def test_lazy_leaves_behave_like_a_tuple():
     assert len(lazy) == 3 and lazy[1] == 2 and list(lazy) == [1, 2, 3] and lazy == (1, 2, 3)
     assert made == [1]
     assert pickle.loads(pickle.dumps(lazy)) == (1, 2, 3)
-    assert lazy + (4,) == (1, 2, 3, 4)
+    assert lazy + (4,) == (1, 2, 3, 4) and hash(lazy) == hash((1, 2, 3))
 
 
 def test_search_encloses_the_constant_with_vertex_bounds():
