@@ -43,8 +43,8 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
                           max_neurons: int = MAX_VERTEX_NEURONS, J=None) -> np.ndarray:
     """Upper bound (B,) of the operator norm ``‖J‖_{p→p}`` over the Jacobian set of each box, from the
     ``2^k`` derivative vertices of its ``k`` unstable kinked neurons; ``inf`` where not computed (``k = 0``,
-    ``k > max_neurons`` or over the budget). With ``J`` (the boxes' interval Jacobians, (B, m, n)), the
-    smaller of the two bounds, from one batched norm evaluation.
+    ``k > max_neurons`` or over the budget). With ``J`` (the boxes' interval Jacobians, (B, m, n)), the bound
+    of ``J`` for the other boxes, in the same batched norm evaluation.
 
     Parameters
     ----------
@@ -110,13 +110,16 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
     V = jacobian_from_bounds(backend, LayerBounds(tuple(new_pre), None), "auto")
     if free is not None:
         V = type(V)._unsafe(np.where(free, V.lo, 0.0), np.where(free, V.hi, 0.0))
-    if J is not None:  # one call for the vertex rows and the boxes' own interval Jacobians
-        V = type(V)._unsafe(np.concatenate([V.lo, J.lo]), np.concatenate([V.hi, J.hi]))
+    rest = np.flatnonzero(~take) if J is not None else np.zeros(0, dtype=np.int64)
+    if rest.size:  # one call for the vertex rows and the other boxes' own interval Jacobians (the vertex
+        # products lie in the interval ones, so the interval bound of a box with vertices is not needed)
+        V = type(V)._unsafe(np.concatenate([V.lo, J.lo[rest]]), np.concatenate([V.hi, J.hi[rest]]))
     up = np.asarray(operator_norm_bounds(V, norm, lower=False)[1], dtype=np.float64)
     best = np.full(B, -np.inf)
     np.maximum.at(best, owner, up[:owner.size])
     out[boxes] = best[boxes]
-    return out if J is None else np.minimum(out, up[owner.size:])
+    out[rest] = up[owner.size:]
+    return out
 
 
 #: a part of a spelt-out leaf whose neurons are all stable but whose enclosure is still above the bound (a
