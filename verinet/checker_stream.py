@@ -126,12 +126,15 @@ class LipschitzLeaves:
     """Pool evaluator: ``chunk(lo, hi, bound, fixed, ids) -> (failed,)`` for Lipschitz leaves."""
 
     def __init__(self, layers, norm: str, output: dict, n: int, upper: Fraction, free, null: dict,
-                 preactivation: str) -> None:
+                 preactivation: str, backsub=None, sources=None) -> None:
         from verinet.checker import _Quantity
 
         self.layers, self.upper, self.free, self.null = layers, upper, free, null
         self.quantity = _Quantity(layers, norm, output, n)
         self.linear = _linear_network({"preactivation": preactivation}, layers)
+        #: the checker's back-substituted leaf bounds (verinet.checker_backsub), root evidence confirmed
+        self.backsub = backsub
+        self.sources = sources or {}
         self.norm = norm
         self.fast = None
         c = self.quantity.c
@@ -168,6 +171,10 @@ class LipschitzLeaves:
 
     def chunk(self, lo, hi, bound, fixed, ids):
         ok = self.screen(lo, hi, bound, fixed)
+        if self.backsub is not None:
+            for r in np.flatnonzero(~ok & ~np.isin(ids, list(self.null))):
+                ok[r] = self.backsub.confirms(lo[r], hi[r], _fixed_dict(fixed[r]), float(bound[r]),
+                                              self.sources.get(str(int(ids[r]))))
         for r in np.flatnonzero(~ok | np.isin(ids, list(self.null))):
             ok[r] = self.failure(lo[r], hi[r], bound[r], fixed[r], ids[r]) is None
         return (~ok,)
@@ -284,7 +291,13 @@ def check_lipschitz_table(cert: dict, layers, n: int, region, quantity, upper: F
     chosen = _chosen(total, sample, seed, first)
     free = [a < b for a, b in zip(region.lower, region.upper)]
     output = _get(cert, "query.output", dict)
-    args = (layers, quantity.norm, output, n, upper, free, null, preactivation)
+    from verinet.checker import _backsub_leaves
+
+    backsub = _backsub_leaves(layers, quantity, evidence, free)
+    sources = evidence.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise CertificateError("malformed certificate: evidence.sources must be an object")
+    args = (layers, quantity.norm, output, n, upper, free, null, preactivation, backsub, sources)
 
     def columns(ids):
         lo, hi, fx = _block(table, ids)
