@@ -752,9 +752,11 @@ class RootBounds:
     bounds: list
 
 
-def _floats(values, where: str) -> np.ndarray:
-    """Exact numbers of the certificate that must be float64 values (the search's numbers)."""
+def _floats(values, where: str, rounding: str) -> np.ndarray:
+    """Exact numbers of the certificate as floats: rounded ``"down"`` (lower bounds), ``"up"`` (upper
+    bounds) or to the ``"nearest"`` (slopes: any slope in ``[α, 1]`` is valid, checked after rounding)."""
     from verinet.checker import _q
+    from verinet.checker_fast import float_down, float_up
     from verinet.errors import CertificateError
 
     if not isinstance(values, list):
@@ -762,10 +764,10 @@ def _floats(values, where: str) -> np.ndarray:
     out = np.empty(len(values))
     for i, v in enumerate(values):
         q = _q(v, f"{where}[{i}]")
-        f = float(q)
-        if Fraction(f) != q:
-            raise CertificateError(f"malformed certificate: {where}[{i}] is not a float64 value")
-        out[i] = f
+        try:
+            out[i] = float_down(q) if rounding == "down" else (float_up(q) if rounding == "up" else float(q))
+        except OverflowError:
+            out[i] = -_INF if rounding == "down" else (_INF if rounding == "up" else np.nan)
     return out
 
 
@@ -786,8 +788,8 @@ def confirm_root(net: BacksubNet, root: dict, dlo: np.ndarray, dhi: np.ndarray) 
     rec = []
     for k in range(H):
         n_k = net.layers[k].Wm.shape[0]
-        lo = _floats(lows[k], f"evidence.root.lower[{k}]")
-        hi = _floats(ups[k], f"evidence.root.upper[{k}]")
+        lo = _floats(lows[k], f"evidence.root.lower[{k}]", "down")  # a weaker claim: still sound
+        hi = _floats(ups[k], f"evidence.root.upper[{k}]", "up")
         if lo.size != n_k or hi.size != n_k:
             raise CertificateError(f"malformed certificate: evidence.root layer {k} needs {n_k} bounds")
         rec.append((lo, hi))
@@ -807,7 +809,7 @@ def confirm_root(net: BacksubNet, root: dict, dlo: np.ndarray, dhi: np.ndarray) 
             raise CertificateError(f"malformed certificate: evidence.root.slopes[{r}] needs slopes of {k} layers")
         vec = []
         for j in range(k):
-            s = _floats(sl[j], f"evidence.root.slopes[{r}].slopes[{j}]")
+            s = _floats(sl[j], f"evidence.root.slopes[{r}].slopes[{j}]", "nearest")
             a = net.layers[j].alpha
             if s.size != net.layers[j].Wm.shape[0]:
                 raise CertificateError(f"malformed certificate: evidence.root.slopes[{r}] layer {j} has "
