@@ -160,14 +160,22 @@ class _Layer:
     alpha_hi: float  # a float ≥ the exact leak
 
 
-def _mid_rad(values: list[Fraction]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Floats nearest the rationals and a radius ``≥`` the distance (None when every value is a float)."""
-    mid = np.array([float(v) for v in values], dtype=np.float64)
-    err = [abs(v - Fraction(m)) for v, m in zip(values, mid.tolist())]
-    if not any(err):
-        return mid, None
+def _mid_rad(nums: list[int], den: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Floats nearest the rationals ``nums[i]/den`` (Python's int true division is correctly rounded) and a
+    radius ``≥`` the distance (None when every value is a float)."""
+    mid = [v / den for v in nums]
+    exact = True
+    for v, m in zip(nums, mid):
+        p, q = m.as_integer_ratio()
+        if p * den != v * q:
+            exact = False
+            break
+    midarr = np.array(mid, dtype=np.float64)
+    if exact:
+        return midarr, None
+    err = [abs(Fraction(v, den) - Fraction(m)) for v, m in zip(nums, mid)]
     rad = np.array([float(e) for e in err], dtype=np.float64)  # nearest: may be below the exact error
-    return mid, _up(rad)  # one ulp up: ≥ the exact error
+    return midarr, _up(rad)  # one ulp up: ≥ the exact error
 
 
 class BacksubNet:
@@ -184,8 +192,8 @@ class BacksubNet:
         out = []
         for L in layers:
             n_in = len(L.Wn[0])
-            W, Wr = _mid_rad([Fraction(w, L.den) for row in L.Wn for w in row])
-            b, br = _mid_rad([Fraction(v, L.den) for v in L.bn])
+            W, Wr = _mid_rad([w for row in L.Wn for w in row], L.den)
+            b, br = _mid_rad(list(L.bn), L.den)
             if not (np.isfinite(W).all() and np.isfinite(b).all()):
                 raise ValueError("weights beyond the float64 range")
             a = Fraction(L.a_num, L.a_den) if L.act == "leaky_relu" else Fraction(0)
