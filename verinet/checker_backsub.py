@@ -148,6 +148,10 @@ def _sum_up(a: np.ndarray, axis=-1) -> np.ndarray:
         return _up(s + e)
 
 
+class _NoProof(ArithmeticError):
+    """The outward-rounded arithmetic overflowed: the leaf is not confirmed (never taken as empty)."""
+
+
 # ============================================================================================ the network
 @dataclass(frozen=True)
 class _Layer:
@@ -313,6 +317,8 @@ class BacksubNet:
                     lo, hi = self._refine(k, idx, lo, hi, lines, xl, xu)
                 if slope_rows:
                     lo, hi = self._refine_slopes(k, lo, hi, pre, xl, xu, fixed, slope_rows)
+            if np.isnan(lo).any() or np.isnan(hi).any():  # overflow: nothing is proved (never "empty")
+                raise _NoProof(f"layer {k}: the bounds overflow")
             if root is not None:
                 lo = np.maximum(lo, root[k][0])
                 hi = np.minimum(hi, root[k][1])
@@ -327,7 +333,7 @@ class BacksubNet:
                         return None
             lo = np.where(f > 0, np.maximum(lo, 0.0), lo)
             hi = np.where(f < 0, np.minimum(hi, 0.0), hi)
-            if (lo > hi).any() or np.isnan(lo).any() or np.isnan(hi).any():
+            if (lo > hi).any():
                 return None
             pre.append((lo, hi))
             lines.append(self._lines(k, lo, hi, f))
@@ -654,6 +660,7 @@ def _l1_joint(net, blines, top, glo, ghi, free, signs: int) -> float:
         offs[r, pick] = 0.0
     acc = _sum_up(offs)
     ub = _backsub_backward(net, blines, 0, rows, None, acc, top)
+    ub = np.where(np.isnan(ub), _INF, ub)
     joint = float(ub[:-1].max()) if combos and pick else _INF
     return min(joint, float(ub[-1]))
 
@@ -677,10 +684,14 @@ def leaf_upper(net: BacksubNet, xl: np.ndarray, xu: np.ndarray, fixed: dict, c: 
     Rigorous: as :func:`gradient_upper` with the pre-activation bounds of :meth:`BacksubNet.forward`.
     """
     F = fixed_arrays(net, fixed)
-    pre = net.forward(xl, xu, F, root=None if root is None else root.bounds)
+    try:
+        pre = net.forward(xl, xu, F, root=None if root is None else root.bounds)
+    except _NoProof:
+        return _INF
     if pre is None:
         return 0.0
-    return gradient_upper(net, pre, F, c, norm, free)
+    u = gradient_upper(net, pre, F, c, norm, free)
+    return u if u == u else _INF
 
 
 # ============================================================================================ halfspaces
@@ -828,7 +839,10 @@ def confirm_root(net: BacksubNet, root: dict, dlo: np.ndarray, dhi: np.ndarray) 
             vec.append(s)
         rows[(k, i, side)] = vec
     zero = [np.zeros(L.Wm.shape[0], dtype=np.int8) for L in net.layers[:-1]]
-    own = net.forward(dlo, dhi, zero, slope_rows=rows)
+    try:
+        own = net.forward(dlo, dhi, zero, slope_rows=rows)
+    except _NoProof as exc:
+        raise _Invalid(f"root bounds: the checker cannot derive its own ({exc})") from None
     if own is None:
         raise _Invalid("root bounds: the checker's own bounds over the box cross (the box cannot be empty)")
     for k, ((lo, hi), (olo, ohi)) in enumerate(zip(rec, own)):
@@ -890,8 +904,11 @@ class BacksubLeaves:
         from verinet.checker_fast import float_down, float_up
 
         if not isinstance(lo, np.ndarray):
-            lo = np.array([float_down(v) for v in lo])
-            hi = np.array([float_up(v) for v in hi])
+            try:
+                lo = np.array([float_down(v) for v in lo])
+                hi = np.array([float_up(v) for v in hi])
+            except OverflowError:  # beyond the float range: not confirmed here
+                return _INF
         with np.errstate(all="ignore"):
             return leaf_upper(self.net, np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64), fixed,
                               self.c, self.norm, self.free, self.root)

@@ -273,3 +273,14 @@ def test_gradient_upper_at_a_point_is_the_exact_gradient_norm():
     grads = oracle.gradients_at(spec, [Fraction(v) for v in xf.tolist()], 0)
     exact = max(sum(abs(v) for v in g[0]) for g in grads)
     assert exact <= Fraction(u) <= exact * (1 + Fraction(1, 2**30)) + Fraction(1, 2**60)
+
+
+def test_overflow_is_never_taken_for_an_empty_part():
+    """Boxes whose bounds overflow float64 prove nothing: the bound is +inf, never the 0 of an empty part."""
+    rng = np.random.default_rng(11)
+    spec = oracle.random_spec(rng, 2, [4, 3], 1, kind="dyadic")
+    bn = BacksubNet.from_exact(_exact_layers(oracle.network_from_spec(spec)))
+    big = np.array([1e308, 1e308])
+    for fixed in ({}, {(0, 0): 1}, {(1, 1): -1}):
+        u = leaf_upper(bn, -big, big, fixed, np.array([1.0]), "inf", np.ones(2, dtype=bool))
+        assert u == np.inf
