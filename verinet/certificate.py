@@ -728,11 +728,12 @@ def _tabulate_robust(doc: dict, evidence: dict, format: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def companion_name(path) -> str:
-    """File name of the leaf table of the certificate ``path``: ``net.cert.json`` → ``net.cert.leaves.npz``."""
+def companion_name(path, case: int | None = None) -> str:
+    """File name of the leaf table of the certificate ``path``: ``net.cert.json`` → ``net.cert.leaves.npz``
+    (case ``k`` of a ``vnnlib`` certificate: ``net.cert.case<k>.leaves.npz``)."""
     p = Path(os.fspath(path))
     stem = p.name[:-5] if p.name.lower().endswith(".json") else p.name
-    return f"{stem}.leaves.npz"
+    return f"{stem}.leaves.npz" if case is None else f"{stem}.case{case}.leaves.npz"
 
 
 def write_certificate(cert: dict, path, progress=None) -> Path:
@@ -749,23 +750,33 @@ def write_certificate(cert: dict, path, progress=None) -> Path:
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     evidence = cert.get("evidence")
     table = evidence.get("leaves") if isinstance(evidence, dict) else None
-    companion = None
+    cases = evidence.get("cases") if isinstance(evidence, dict) else None
+    companions: list[Path] = []
+
+    def put(t, case: int | None) -> dict:
+        name = companion_name(p, case)
+        if progress is not None:
+            progress(f"writing {t.count} leaves to {name} ...")
+        companions.append(p.with_name(name))
+        return t.reference(name, t.write(p.with_name(name)))
+
     try:
         if isinstance(table, LeafTable):
-            name = companion_name(p)
-            if progress is not None:
-                progress(f"writing {table.count} leaves to {name} ...")
-            digest = table.write(p.with_name(name))
-            companion = p.with_name(name)
-            cert = {**cert, "evidence": {**evidence, "leaves": table.reference(name, digest)}}
+            cert = {**cert, "evidence": {**evidence, "leaves": put(table, None)}}
+        if isinstance(cases, list) and any(isinstance(c, dict) and isinstance(c.get("leaves"), LeafTable)
+                                           for c in cases):
+            cases = [{**c, "leaves": put(c["leaves"], k)} if isinstance(c, dict) and isinstance(c.get("leaves"),
+                                                                                               LeafTable) else c
+                     for k, c in enumerate(cases)]
+            cert = {**cert, "evidence": {**cert["evidence"], "cases": cases}}
         if progress is not None:
             progress(f"writing {p.name} ...")
         tmp.write_text(json.dumps(cert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, p)
-    except BaseException:  # no document was written: remove its companion too
+    except BaseException:  # no document was written: remove its companions too
         tmp.unlink(missing_ok=True)
-        if companion is not None:
-            companion.unlink(missing_ok=True)
+        for c in companions:
+            c.unlink(missing_ok=True)
         raise
     return p
 

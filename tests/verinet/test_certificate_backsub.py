@@ -284,3 +284,46 @@ def test_overflow_is_never_taken_for_an_empty_part():
     for fixed in ({}, {(0, 0): 1}, {(1, 1): -1}):
         u = leaf_upper(bn, -big, big, fixed, np.array([1.0]), "inf", np.ones(2, dtype=bool))
         assert u == np.inf
+
+
+# ---------------------------------------------------------------------------------------------- vnnlib tables
+def test_vnnlib_certificate_with_companion_tables(tmp_path):
+    """``verinet verify --certificate-format npz`` writes one companion table per case; the checker reads
+    them after their SHA-256 and accepts the certificate, and rejects a changed companion or a leaf dropped
+    from it."""
+    import jsonschema
+    from click.testing import CliRunner
+
+    from verinet.certificate import schema
+    from verinet.cli import main
+    from verinet.leaftable import LeafTable, read_leaf_table
+
+    model = DATA / "acasxu" / "ACASXU_run2a_3_3_batch_2000.onnx"  # property 3: a handful of leaves
+    for f in (model, DATA / "acasxu" / "prop_3.vnnlib"):
+        shutil.copyfile(f, tmp_path / f.name)
+    cert = tmp_path / "p3.cert.json"
+    r = CliRunner().invoke(main, ["verify", str(tmp_path / model.name), str(tmp_path / "prop_3.vnnlib"),
+                                  "--certificate", str(cert), "--certificate-format", "npz", "--quiet"])
+    assert r.exit_code == 0 and r.stdout.startswith("unsat"), r.output
+    doc = json.loads(cert.read_text())
+    jsonschema.Draft202012Validator(schema()).validate(doc)
+    assert doc["schema_version"] == "3"
+    ref = doc["evidence"]["cases"][0]["leaves"]
+    assert isinstance(ref, dict) and (tmp_path / ref["file"]).is_file()
+    r = CliRunner().invoke(main, ["check", str(cert)])
+    assert r.exit_code == 0 and r.stdout == "valid\n", r.output
+    # a leaf dropped from the companion (rewritten with its new SHA-256 in the document): a gap
+    table = read_leaf_table(ref, tmp_path, 5)
+    lo, hi = table.corners()
+    keep = np.arange(table.count) != table.count // 2
+    fixed = [table.fixed_of(i) for i in range(table.count) if keep[i]]
+    t2 = LeafTable.from_boxes(lo[keep], hi[keep], fixed=fixed if any(fixed) else None)
+    digest = t2.write(tmp_path / "t2.npz")
+    bad = copy.deepcopy(doc)
+    bad["evidence"]["cases"][0]["leaves"] = t2.reference("t2.npz", digest)
+    res = _check(bad, tmp_path)
+    assert not res.valid and "cover" in res.reason
+    # the companion changed under the document: SHA-256 mismatch
+    (tmp_path / ref["file"]).write_bytes((tmp_path / "t2.npz").read_bytes())
+    res = check_certificate(cert)
+    assert not res.valid and "SHA-256" in res.reason
