@@ -22,6 +22,12 @@ binary companion ``<name>.leaves.npz`` (exact float64 arrays, :mod:`verinet.leaf
 ``evidence.leaves`` with its SHA-256; ``format="auto"`` chooses it from
 :data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on.
 
+Back-substituted gradient bounds (``jacobian="linear"``): ``evidence.gradient = "backsub"``, the checker's
+method and a relative margin in ``evidence.checker`` (leaf bounds and the claimed upper bound are the
+search's raised by :data:`BACKSUB_MARGIN`), the neuron-sign search's root bounds with the slopes that prove
+them in ``evidence.root``, and in ``evidence.sources`` the ancestor part of every leaf that keeps its
+ancestor's bound (:mod:`verinet.checker_backsub` re-derives them).
+
 Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
 documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::
 

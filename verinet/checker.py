@@ -47,6 +47,11 @@ file), the parser of exact number literals (``verinet.exactfmt.parse_exact``) an
   linear back-substitution in ball arithmetic (:mod:`verinet.checker_linear`, python-flint ``arb``,
   outward-rounded: not exact, but independent of the fast path). ``vnnlib`` certificates are checked by
   :mod:`verinet.checker_vnnlib`.
+* **Back-substituted gradient bounds** (``evidence.gradient = "backsub"``): each leaf's bound is first
+  re-derived by :mod:`verinet.checker_backsub` (its own CROWN bounds of the part, the backward network's
+  product relaxation, float64 with every rounding bounded; the root bounds of ``evidence.root`` confirmed
+  first, an ancestor's part from ``evidence.sources`` where the leaf keeps its bound); a leaf it does not
+  confirm is re-verified exactly as above.
 
 The result is the *first* reason a check fails; a malformed document raises
 :class:`~verinet.errors.CertificateError`.
