@@ -386,9 +386,11 @@ def _backsub_evidence(result) -> dict:
         ev["sources"] = sources
     root = getattr(result, "root", None)
     if root:
-        # widened by the margin too: the checker's own rounding of the same bounds must fit inside
+        # widened by the margin too (relative to each bound, and to the layer's scale for bounds near 0):
+        # the checker's own rounding of the same bounds must fit inside
         def wide(lo, hi):
-            r = BACKSUB_MARGIN * np.maximum(np.abs(lo), np.abs(hi))
+            mag = np.maximum(np.abs(lo), np.abs(hi))
+            r = BACKSUB_MARGIN * mag + BACKSUB_MARGIN ** 2 * (float(mag.max()) if mag.size else 0.0)
             return (np.nextafter(lo - r, -np.inf), np.nextafter(hi + r, np.inf))
 
         bounds = [wide(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)) for lo, hi in root["bounds"]]
