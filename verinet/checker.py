@@ -901,9 +901,12 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     if not isinstance(sources, dict):
         raise CertificateError("malformed certificate: evidence.sources must be an object")
     for i in chosen:
-        if backsub is not None and leaves[i].get("null") is None and backsub.confirms(
-                L[i], H[i], FX[i], bounds[i], sources.get(str(i))):
-            continue  # the checker's own back-substituted bound confirms the leaf
+        if backsub is not None and leaves[i].get("null") is None:
+            why = backsub.failure(L[i], H[i], FX[i], bounds[i], i, sources.get(str(i)))
+            if why is None:
+                continue  # the checker's own back-substituted bound confirms the leaf
+            if not backsub.exact_fallback:
+                raise _Invalid(why)
         why = _lipschitz_leaf_failure(quantity, layers, L[i], H[i], FX[i], bounds[i], upper, leaves[i].get("null"),
                                       free, linear, i)
         if why is not None:

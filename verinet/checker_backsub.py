@@ -68,6 +68,8 @@ METHOD = ("float64 with outward rounding (midpoint-radius matrices, a-priori err
 SIGNS = 5
 #: passes of :meth:`BacksubNet.forward` over a part with fixed signs, each from the box shrunk by the last
 PASSES = 6
+#: a leaf the re-derivation does not confirm goes to the exact path below this many inputs (else it fails)
+EXACT_FALLBACK_INPUTS = 64
 
 _U = 2.0 ** -53
 _ETA = 5e-324  # 2⁻¹⁰⁷⁴
@@ -912,6 +914,23 @@ class BacksubLeaves:
         with np.errstate(all="ignore"):
             return leaf_upper(self.net, np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64), fixed,
                               self.c, self.norm, self.free, self.root)
+
+    @property
+    def exact_fallback(self) -> bool:
+        """Whether a leaf this re-derivation does not confirm is worth the exact path (rationals and
+        ball-arithmetic linear bounds, bisecting the leaf): on small inputs only; from
+        :data:`EXACT_FALLBACK_INPUTS` inputs on it costs minutes per leaf and cannot be tighter."""
+        return self.net.n_inputs < EXACT_FALLBACK_INPUTS
+
+    def failure(self, lo, hi, fixed: dict, bound, i: int, source=None) -> str | None:
+        """None if the re-derived bound confirms leaf ``i``'s recorded ``bound``, else the reason."""
+        if source is not None:
+            lo, hi, fixed = self._source_part(lo, hi, fixed, source)
+        u = self.upper(lo, hi, fixed)
+        if Fraction(u) <= Fraction(bound):
+            return None
+        return (f"leaf {i}: the checker's back-substituted bound {u!r} exceeds the leaf's recorded bound "
+                f"{float(bound)!r}")
 
     def confirms(self, lo, hi, fixed: dict, bound, source=None) -> bool:
         """Whether the re-derived bound is ≤ the recorded ``bound`` (compared exactly; for l2 the norm itself

@@ -164,7 +164,11 @@ class LipschitzLeaves:
         return (ok | empty) & ~bad
 
     def failure(self, lo, hi, bound, fixed, i: int) -> str | None:
-        """Exact re-verification of one leaf (rationals)."""
+        """Exact re-verification of one leaf (rationals); for back-substituted leaves of large networks the
+        re-derivation's reason instead (see :attr:`verinet.checker_backsub.BacksubLeaves.exact_fallback`)."""
+        if self.backsub is not None and int(i) not in self.null and not self.backsub.exact_fallback:
+            return self.backsub.failure(lo, hi, _fixed_dict(fixed), float(bound), int(i),
+                                        self.sources.get(str(int(i))))
         return _lipschitz_leaf_failure(self.quantity, self.layers, _fraction_rows(lo), _fraction_rows(hi),
                                        _fixed_dict(fixed), Fraction(float(bound)), self.upper,
                                        self.null.get(int(i)), self.free, self.linear, int(i))
@@ -175,7 +179,11 @@ class LipschitzLeaves:
             for r in np.flatnonzero(~ok & ~np.isin(ids, list(self.null))):
                 ok[r] = self.backsub.confirms(lo[r], hi[r], _fixed_dict(fixed[r]), float(bound[r]),
                                               self.sources.get(str(int(ids[r]))))
-        for r in np.flatnonzero(~ok | np.isin(ids, list(self.null))):
+        if self.backsub is not None and not self.backsub.exact_fallback:  # failed: no exact retry
+            redo = np.isin(ids, list(self.null))
+        else:
+            redo = ~ok | np.isin(ids, list(self.null))
+        for r in np.flatnonzero(redo):
             ok[r] = self.failure(lo[r], hi[r], bound[r], fixed[r], ids[r]) is None
         return (~ok,)
 

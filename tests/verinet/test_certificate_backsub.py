@@ -141,6 +141,18 @@ def test_neuron_search_round_trip(wide):
                              tmp / "wide.cert.json")
     res = check_certificate(path)
     assert res.valid, res.reason
+    res = check_certificate(path, workers=2)  # the pool's workers get the confirmed root bounds
+    assert res.valid, res.reason
+    # a lowered bound in the companion table is found by the table checker too
+    from verinet.leaftable import read_leaf_table
+
+    doc = json.loads(path.read_text())
+    table = read_leaf_table(doc["evidence"]["leaves"], tmp, 64)
+    i = int(np.argmax(table.bound))
+    table.bound[i] /= 4
+    doc["evidence"]["leaves"] = table.reference("low.npz", table.write(tmp / "low.npz"))
+    res = _check(doc, tmp, "low.json")
+    assert not res.valid and f"leaf {i}: the checker's back-substituted bound" in res.reason
 
 
 def test_neuron_search_tampering_rejected(wide):
@@ -174,7 +186,8 @@ def test_neuron_search_tampering_rejected(wide):
     bad = copy.deepcopy(cert)
     i = max(range(len(leaves)), key=lambda j: Fraction(leaves[j]["bound"]))
     bad["evidence"]["leaves"][i]["bound"] = str(Fraction(leaves[i]["bound"]) / 4)
-    assert not _check(bad, tmp).valid
+    res = _check(bad, tmp)
+    assert not res.valid and f"leaf {i}: the checker's back-substituted bound" in res.reason
     # the box shifted
     bad = copy.deepcopy(cert)
     for leaf in bad["evidence"]["leaves"]:
