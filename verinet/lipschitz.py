@@ -677,6 +677,8 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         nonlocal boxes
         up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :], node.fix[None, :])
         boxes += 1
+        if float(up[0]) <= node.bound:  # the node's own bound now
+            node.src = None
         node.bound = min(float(up[0]), node.bound)
         node.score = sc[0]
         node.polished = True
