@@ -18,7 +18,10 @@ Shi et al., NeurIPS 2022; CROWN, Zhang et al., NeurIPS 2018):
    lines on ``[l, u]``: the chord above (σ convex), ``s z`` below for any ``s ∈ [α, 1]`` (CROWN's
    choice ``s = 1`` if ``u ≥ −l`` else ``α``, or a slope the certificate records, see 2). Optionally met with
    the certificate's **root bounds** (bounds of the hidden layers over the whole box, valid on every part),
-   which the checker first confirms (2).
+   which the checker first confirms (2). The part lies in the halfspaces ``G x + c ≥ 0`` of its fixed
+   neurons (``G x + c`` the back-substituted upper bound of ``s z``): the box is shrunk to them and the
+   bounds derived again (:data:`PASSES` passes), and a Farkas combination (an LP's multipliers, checked
+   with outward rounding) may prove the part empty, as the search does.
 2. **Root bounds** (neuron-sign search): the certificate records bounds of every hidden neuron over the
    box and, for some neurons, the lower-line slopes (α-CROWN, Xu et al., ICLR 2021) of the earlier layers
    that prove them. The checker derives its own root bounds (1, with those slopes: any slope in
@@ -279,8 +282,9 @@ class BacksubNet:
         which the bound of ``side·z_{k,i}`` (``+1``: lower end, ``−1``: upper end) is back-substituted too.
 
         The part also lies in the halfspaces ``G x + c ≥ 0`` of its fixed neurons (``G x + c`` the
-        back-substituted upper bound of ``s z_{k,i}``, valid on the box, and ``s z ≥ 0`` on the part): the box is shrunk to the bounding box
-        of their intersection (:func:`_shrink`), and the bounds are derived again from the smaller box (up
+        back-substituted upper bound of ``s z_{k,i}``, valid on the box, and ``s z ≥ 0`` on the part): the
+        box is shrunk to the bounding box of their intersection (:func:`_shrink`), and the bounds are
+        derived again from the smaller box (up
         to :data:`PASSES` times, while some width shrinks by more than 1/8); finally a Farkas combination
         of the halfspaces may prove the part empty (:func:`_farkas_empty`).
 
