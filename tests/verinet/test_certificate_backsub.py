@@ -130,12 +130,16 @@ def wide(tmp_path_factory):
 
 
 def test_neuron_search_round_trip(wide):
+    from verinet.report import render_report
+
     tmp, r, cert = wide
     ev = cert["evidence"]
     assert ev["gradient"] == "backsub" and ev["root"]["slopes"], "the root tightening records its slopes"
     assert len(ev["leaves"]) > 1
     res = _check(cert, tmp)
     assert res.valid, res.reason
+    text = render_report(cert, "md", check=res)
+    assert "back-substituted" in text and "checker_backsub" in text  # the report names the checker's method
     # npz companion: the same verdict
     path = write_certificate(lipschitz_certificate(r, load_network(tmp / "wide.npz"), format="npz"),
                              tmp / "wide.cert.json")
