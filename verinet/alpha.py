@@ -342,6 +342,10 @@ class SlopeTightener:
         #: after :meth:`tighten`: the optimised slopes and multipliers per box and atom (one (B, m, n_k)
         #: float32 array per hidden layer each; a warm start for the box's children, nothing is claimed)
         self.params: list = []
+        #: when a list, :meth:`tighten_hidden` appends ``(layer, neuron, side, slopes)`` for every end it
+        #: re-bounds of box 0 (side +1: the lower end, −1: the upper end; ``slopes`` the admissible lower-line
+        #: slopes of layers ``0..layer−1`` used by the sound bound): the evidence certificates record
+        self.record: list | None = None
 
     @staticmethod
     def wanted(network: Network, method: str, conjunctions=None) -> "SlopeTightener | None":
@@ -409,6 +413,11 @@ class SlopeTightener:
                                                            fixed=fixed, split=split)
                 b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes,
                                        fixed=fixed, split=split, betas=betas)
+                if self.record is not None and fix is None:
+                    adm = [_admissible(np.asarray(s_j, dtype=np.float64), _leak(layers[j]))
+                           for j, s_j in enumerate(slopes[:k])]
+                    self.record += [(k, int(i), sign, [a[r] for a in adm])
+                                    for r, (bx, i) in enumerate(zip(box, atoms)) if bx == 0]
                 if sign > 0:
                     new_lo[box, atoms] = np.maximum(new_lo[box, atoms], b)
                 else:  # −b ≥ z_k: negation is exact

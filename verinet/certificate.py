@@ -22,6 +22,12 @@ binary companion ``<name>.leaves.npz`` (exact float64 arrays, :mod:`verinet.leaf
 ``evidence.leaves`` with its SHA-256; ``format="auto"`` chooses it from
 :data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on.
 
+Back-substituted gradient bounds (``jacobian="linear"``): ``evidence.gradient = "backsub"``, the checker's
+method and a relative margin in ``evidence.checker`` (leaf bounds and the claimed upper bound are the
+search's raised by :data:`BACKSUB_MARGIN`), the neuron-sign search's root bounds with the slopes that prove
+them in ``evidence.root``, and in ``evidence.sources`` the ancestor part of every leaf that keeps its
+ancestor's bound (:mod:`verinet.checker_backsub` re-derives them).
+
 Layout (schema version ``"2"``, JSON Schema in ``verinet/schemas/certificate.schema.json``; version ``"1"``
 documents, ``certificate-1.schema.json``, are valid version-2 documents and still check)::
 
@@ -211,11 +217,8 @@ def _require_rigorous(result) -> None:
         )
     if getattr(result, "bounds", "interval") not in ("interval", "linear"):
         raise CertificateError(f"unknown pre-activation bounds {result.bounds!r}: not a rigorous result")
-    if getattr(result, "jacobian", "interval") != "interval":
-        raise CertificateError(
-            "certificates need a run with jacobian='interval' (--jacobian interval): the independent checker "
-            "re-derives interval chain rules, not back-substituted gradient bounds"
-        )
+    if getattr(result, "jacobian", "interval") not in ("interval", "linear"):
+        raise CertificateError(f"unknown gradient bounds {result.jacobian!r}: not a rigorous result")
     if not isinstance(result.status, Status):
         raise CertificateError(f"result has no valid status ({result.status!r}): not a rigorous result")
     if not isinstance(result.region, Region):
@@ -282,6 +285,9 @@ def lipschitz_certificate(result, network, *, format: str = "json") -> dict:
     already rounded outward) and its evidence; it adds no claim of its own.
     """
     _require_rigorous(result)
+    backsub = getattr(result, "jacobian", "interval") == "linear"
+    if backsub:  # the checker's own rounding may land a few ulps above the search's: state a margin
+        result = _with_margin(result)
     table = resolve_format(format, len(result.partition)) == "npz"
     region = result.region
     if region.dim != network.n_inputs:
@@ -338,12 +344,64 @@ def lipschitz_certificate(result, network, *, format: str = "json") -> dict:
             # how the leaves' pre-activation bounds were obtained: the checker re-derives them the same
             # way with its own code ("linear": back-substitution in ball arithmetic, python-flint arb)
             "preactivation": getattr(result, "bounds", "interval"),
+            **(_backsub_evidence(result) if backsub else {}),
         },
         history=_thin_history(result.history),
     )
     if table:
         doc["schema_version"] = TABLE_SCHEMA_VERSION
     return doc
+
+
+#: back-substituted gradient bounds: the leaf bounds and the claimed upper bound are raised by this relative
+#: margin (then rounded up), so that the checker's independent outward-rounded re-derivation, whose
+#: rounding differs from the search's by about 1e-12 relative, can confirm them
+BACKSUB_MARGIN = 2.0 ** -24
+
+
+def _raise(v: float) -> float:
+    """``v(1 + margin)`` rounded up (0 stays 0); monotone, so leaf ≤ upper stays true."""
+    return 0.0 if v == 0 else float(np.nextafter(v * (1.0 + BACKSUB_MARGIN), np.inf))
+
+
+def _with_margin(result):
+    import dataclasses
+
+    leaves = tuple(dataclasses.replace(leaf, bound=_raise(leaf.bound)) for leaf in result.partition)
+    return dataclasses.replace(result, upper=_raise(result.upper), partition=leaves)
+
+
+def _backsub_evidence(result) -> dict:
+    """What the checker needs besides the leaves to re-derive back-substituted gradient bounds."""
+    from verinet.checker_backsub import METHOD
+
+    ev: dict = {"gradient": "backsub",
+                "checker": {"method": METHOD, "margin": _exact(BACKSUB_MARGIN),
+                            "note": "leaf bounds and the upper bound are the search's raised by the relative "
+                                    "margin (rounded up)"}}
+    sources = {str(i): {"lower": [_exact(v) for v in leaf.source[0]], "upper": [_exact(v) for v in leaf.source[1]],
+                        "fixed": [[int(k), int(j), int(sgn)] for k, j, sgn in leaf.source[2]]}
+               for i, leaf in enumerate(result.partition) if getattr(leaf, "source", None) is not None}
+    if sources:  # leaves that keep an ancestor's bound (bounds are not monotone under refinement)
+        ev["sources"] = sources
+    root = getattr(result, "root", None)
+    if root:
+        # widened by the margin too (relative to each bound, and to the layer's scale for bounds near 0):
+        # the checker's own rounding of the same bounds must fit inside
+        def wide(lo, hi):
+            mag = np.maximum(np.abs(lo), np.abs(hi))
+            r = BACKSUB_MARGIN * mag + BACKSUB_MARGIN ** 2 * (float(mag.max()) if mag.size else 0.0)
+            return (np.nextafter(lo - r, -np.inf), np.nextafter(hi + r, np.inf))
+
+        bounds = [wide(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)) for lo, hi in root["bounds"]]
+        ev["root"] = {
+            "lower": [[_exact(v) for v in lo.tolist()] for lo, _ in bounds],
+            "upper": [[_exact(v) for v in hi.tolist()] for _, hi in bounds],
+            "slopes": [{"layer": int(k), "neuron": int(i), "side": int(side),
+                        "slopes": [[_exact(v) for v in np.asarray(a, dtype=np.float64).tolist()] for a in sl]}
+                       for k, i, side, sl in root["slopes"]],
+        }
+    return ev
 
 
 def resolve_format(format: str, n_leaves: int) -> str:
@@ -678,11 +736,12 @@ def _tabulate_robust(doc: dict, evidence: dict, format: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def companion_name(path) -> str:
-    """File name of the leaf table of the certificate ``path``: ``net.cert.json`` → ``net.cert.leaves.npz``."""
+def companion_name(path, case: int | None = None) -> str:
+    """File name of the leaf table of the certificate ``path``: ``net.cert.json`` → ``net.cert.leaves.npz``
+    (case ``k`` of a ``vnnlib`` certificate: ``net.cert.case<k>.leaves.npz``)."""
     p = Path(os.fspath(path))
     stem = p.name[:-5] if p.name.lower().endswith(".json") else p.name
-    return f"{stem}.leaves.npz"
+    return f"{stem}.leaves.npz" if case is None else f"{stem}.case{case}.leaves.npz"
 
 
 def write_certificate(cert: dict, path, progress=None) -> Path:
@@ -699,23 +758,33 @@ def write_certificate(cert: dict, path, progress=None) -> Path:
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     evidence = cert.get("evidence")
     table = evidence.get("leaves") if isinstance(evidence, dict) else None
-    companion = None
+    cases = evidence.get("cases") if isinstance(evidence, dict) else None
+    companions: list[Path] = []
+
+    def put(t, case: int | None) -> dict:
+        name = companion_name(p, case)
+        if progress is not None:
+            progress(f"writing {t.count} leaves to {name} ...")
+        companions.append(p.with_name(name))
+        return t.reference(name, t.write(p.with_name(name)))
+
     try:
         if isinstance(table, LeafTable):
-            name = companion_name(p)
-            if progress is not None:
-                progress(f"writing {table.count} leaves to {name} ...")
-            digest = table.write(p.with_name(name))
-            companion = p.with_name(name)
-            cert = {**cert, "evidence": {**evidence, "leaves": table.reference(name, digest)}}
+            cert = {**cert, "evidence": {**evidence, "leaves": put(table, None)}}
+        if isinstance(cases, list) and any(isinstance(c, dict) and isinstance(c.get("leaves"), LeafTable)
+                                           for c in cases):
+            cases = [{**c, "leaves": put(c["leaves"], k)} if isinstance(c, dict) and isinstance(c.get("leaves"),
+                                                                                               LeafTable) else c
+                     for k, c in enumerate(cases)]
+            cert = {**cert, "evidence": {**cert["evidence"], "cases": cases}}
         if progress is not None:
             progress(f"writing {p.name} ...")
         tmp.write_text(json.dumps(cert, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, p)
-    except BaseException:  # no document was written: remove its companion too
+    except BaseException:  # no document was written: remove its companions too
         tmp.unlink(missing_ok=True)
-        if companion is not None:
-            companion.unlink(missing_ok=True)
+        for c in companions:
+            c.unlink(missing_ok=True)
         raise
     return p
 

@@ -47,6 +47,11 @@ file), the parser of exact number literals (``verinet.exactfmt.parse_exact``) an
   linear back-substitution in ball arithmetic (:mod:`verinet.checker_linear`, python-flint ``arb``,
   outward-rounded: not exact, but independent of the fast path). ``vnnlib`` certificates are checked by
   :mod:`verinet.checker_vnnlib`.
+* **Back-substituted gradient bounds** (``evidence.gradient = "backsub"``): each leaf's bound is first
+  re-derived by :mod:`verinet.checker_backsub` (its own CROWN bounds of the part, the backward network's
+  product relaxation, float64 with every rounding bounded; the root bounds of ``evidence.root`` confirmed
+  first, an ancestor's part from ``evidence.sources`` where the leaf keeps its bound); a leaf it does not
+  confirm is re-verified exactly as above.
 
 The result is the *first* reason a check fails; a malformed document raises
 :class:`~verinet.errors.CertificateError`.
@@ -891,7 +896,17 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     chosen = _choose(total, sample, seed, first)
     free = [a < b for a, b in zip(region.lower, region.upper)]
     linear = _linear_network(evidence, layers)
+    backsub = _backsub_leaves(layers, quantity, evidence, free)
+    sources = evidence.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise CertificateError("malformed certificate: evidence.sources must be an object")
     for i in chosen:
+        if backsub is not None and leaves[i].get("null") is None:
+            why = backsub.failure(L[i], H[i], FX[i], bounds[i], i, sources.get(str(i)))
+            if why is None:
+                continue  # the checker's own back-substituted bound confirms the leaf
+            if not backsub.exact_fallback:
+                raise _Invalid(why)
         why = _lipschitz_leaf_failure(quantity, layers, L[i], H[i], FX[i], bounds[i], upper, leaves[i].get("null"),
                                       free, linear, i)
         if why is not None:
@@ -899,6 +914,16 @@ def _check_lipschitz(cert: dict, layers: list[_ExactLayer], n: int, sample, seed
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+def _backsub_leaves(layers, quantity, evidence: dict, free):
+    """The checker's back-substituted leaf bounds (:mod:`verinet.checker_backsub`) when the certificate's
+    leaves used them (``evidence.gradient = "backsub"``), else None."""
+    if evidence.get("gradient", "interval") == "interval":
+        return None
+    from verinet.checker_backsub import BacksubLeaves
+
+    return BacksubLeaves.build(layers, quantity, evidence, free)
 
 
 def _linear_network(evidence: dict, layers: list[_ExactLayer]):

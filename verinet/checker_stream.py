@@ -126,12 +126,15 @@ class LipschitzLeaves:
     """Pool evaluator: ``chunk(lo, hi, bound, fixed, ids) -> (failed,)`` for Lipschitz leaves."""
 
     def __init__(self, layers, norm: str, output: dict, n: int, upper: Fraction, free, null: dict,
-                 preactivation: str) -> None:
+                 preactivation: str, backsub=None, sources=None) -> None:
         from verinet.checker import _Quantity
 
         self.layers, self.upper, self.free, self.null = layers, upper, free, null
         self.quantity = _Quantity(layers, norm, output, n)
         self.linear = _linear_network({"preactivation": preactivation}, layers)
+        #: the checker's back-substituted leaf bounds (verinet.checker_backsub), root evidence confirmed
+        self.backsub = backsub
+        self.sources = sources or {}
         self.norm = norm
         self.fast = None
         c = self.quantity.c
@@ -161,14 +164,26 @@ class LipschitzLeaves:
         return (ok | empty) & ~bad
 
     def failure(self, lo, hi, bound, fixed, i: int) -> str | None:
-        """Exact re-verification of one leaf (rationals)."""
+        """Exact re-verification of one leaf (rationals); for back-substituted leaves of large networks the
+        re-derivation's reason instead (see :attr:`verinet.checker_backsub.BacksubLeaves.exact_fallback`)."""
+        if self.backsub is not None and int(i) not in self.null and not self.backsub.exact_fallback:
+            return self.backsub.failure(lo, hi, _fixed_dict(fixed), float(bound), int(i),
+                                        self.sources.get(str(int(i))))
         return _lipschitz_leaf_failure(self.quantity, self.layers, _fraction_rows(lo), _fraction_rows(hi),
                                        _fixed_dict(fixed), Fraction(float(bound)), self.upper,
                                        self.null.get(int(i)), self.free, self.linear, int(i))
 
     def chunk(self, lo, hi, bound, fixed, ids):
         ok = self.screen(lo, hi, bound, fixed)
-        for r in np.flatnonzero(~ok | np.isin(ids, list(self.null))):
+        if self.backsub is not None:
+            for r in np.flatnonzero(~ok & ~np.isin(ids, list(self.null))):
+                ok[r] = self.backsub.confirms(lo[r], hi[r], _fixed_dict(fixed[r]), float(bound[r]),
+                                              self.sources.get(str(int(ids[r]))))
+        if self.backsub is not None and not self.backsub.exact_fallback:  # failed: no exact retry
+            redo = np.isin(ids, list(self.null))
+        else:
+            redo = ~ok | np.isin(ids, list(self.null))
+        for r in np.flatnonzero(redo):
             ok[r] = self.failure(lo[r], hi[r], bound[r], fixed[r], ids[r]) is None
         return (~ok,)
 
@@ -284,7 +299,13 @@ def check_lipschitz_table(cert: dict, layers, n: int, region, quantity, upper: F
     chosen = _chosen(total, sample, seed, first)
     free = [a < b for a, b in zip(region.lower, region.upper)]
     output = _get(cert, "query.output", dict)
-    args = (layers, quantity.norm, output, n, upper, free, null, preactivation)
+    from verinet.checker import _backsub_leaves
+
+    backsub = _backsub_leaves(layers, quantity, evidence, free)
+    sources = evidence.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise CertificateError("malformed certificate: evidence.sources must be an object")
+    args = (layers, quantity.norm, output, n, upper, free, null, preactivation, backsub, sources)
 
     def columns(ids):
         lo, hi, fx = _block(table, ids)

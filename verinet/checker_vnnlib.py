@@ -24,6 +24,8 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+
 from verinet.checker import (
     CheckResult,
     _ExactLayer,
@@ -273,11 +275,14 @@ def check_vnnlib(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, *,
         if not isinstance(ev, dict):
             raise CertificateError(f"malformed certificate: evidence.cases[{k}] must be an object")
         region = _Region("box", lo, hi, None, None, "inf")
+        spec = _Spec(layers, conjs)
+        if isinstance(ev.get("leaves"), dict):  # schema 3: the case's leaves are in a companion .npz table
+            work += _table_work(k, ev, layers, n, region, spec, base)
+            continue
         try:
             L, H, FX = _check_cover(region, ev, n, layers)
         except _Invalid as exc:
             raise _Invalid(f"case {k}: {exc}") from None
-        spec = _Spec(layers, conjs)
         for i, leaf in enumerate(ev["leaves"]):
             work.append((k, i, L[i], H[i], FX[i], leaf.get("proof") != "interval", leaf.get("outside") is True,
                          spec, region))
@@ -300,3 +305,29 @@ def check_vnnlib(cert: dict, layers: list[_ExactLayer], n: int, sample, seed, *,
     sampled = len(chosen) < total
     reason = f"valid (sampled {len(chosen)} of {total} leaves)" if sampled else "valid"
     return CheckResult(True, reason, len(chosen), total, sampled)
+
+
+def _table_work(k: int, ev: dict, layers, n: int, region, spec, base: Path) -> list:
+    """The work items of case ``k`` whose leaves are in a companion table (schema 3): the table is read after
+    its SHA-256 matches, its coverage checked exactly (:mod:`verinet.checker_stream`), and every leaf becomes
+    an item as for an inline leaf (``ev["proof"]``: the enclosure the search closed the case's leaves with)."""
+    from verinet.checker_stream import _cover, _read
+
+    proof = ev.get("proof", "linear")
+    if proof not in ("interval", "linear"):
+        raise CertificateError(f"malformed certificate: evidence.cases[{k}].proof must be 'interval' or 'linear'")
+    if ev["leaves"].get("null"):
+        raise CertificateError(f"malformed certificate: evidence.cases[{k}] leaves cannot carry null parts")
+    try:
+        table = _read({"evidence": {"leaves": ev["leaves"]}}, base, n)
+        _cover(table, layers, region, ev, n)
+    except _Invalid as exc:
+        raise _Invalid(f"case {k}: {exc}") from None
+    lo, hi = table.corners()
+    outside = table.outside if table.outside is not None else np.zeros(table.count, dtype=np.int8)
+    items = []
+    for i in range(table.count):
+        fx = {(a, b): c for a, b, c in table.fixed_of(i)}
+        items.append((k, i, [Fraction(v) for v in lo[i].tolist()], [Fraction(v) for v in hi[i].tolist()], fx,
+                      proof != "interval", bool(outside[i]), spec, region))
+    return items

@@ -89,6 +89,9 @@ class Leaf:
     #: (layer, neuron, λ > 0): multipliers proving that the part has no interior (bound 0; see
     #: :mod:`verinet.null_parts`); empty for an ordinary leaf
     null: tuple[tuple[int, int, Fraction], ...] = ()
+    #: where ``bound`` was computed when not on this leaf itself: ``(lower, upper, fixed)`` of an ancestor
+    #: (a larger part: its bound holds here too; kept because bounds are not monotone under refinement)
+    source: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,9 @@ class LipschitzResult:
     bounds: str = "interval"
     #: gradient bounds per box: interval chain rule only, or also back-substitution ("linear")
     jacobian: str = "interval"
+    #: neuron-sign search: the hidden-layer bounds over the whole box that every part's bounds were met
+    #: with, ``{"bounds": [(lo, hi), ...], "slopes": [(layer, neuron, side, slopes), ...]}`` (evidence)
+    root: dict | None = field(repr=False, default=None, compare=False)
 
     @property
     def gap(self) -> float:
@@ -547,7 +553,7 @@ def _auto_bounds(network: Network, c: np.ndarray | None = np.zeros(0)) -> str:
 class _Node:
     """A box of the search: corners, the fixed neuron signs, and what its last evaluation found."""
 
-    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null", "searched")
+    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null", "searched", "src")
 
     def __init__(self, lo, hi, fix, bound, score, n_unstable, cand, polished) -> None:
         self.lo, self.hi, self.fix = lo, hi, fix
@@ -555,10 +561,18 @@ class _Node:
         self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
         self.null: tuple = ()
         self.searched = False  # a leaf search has looked for large gradients in this box
+        self.src: tuple | None = None  # (lo, hi, fix) of the ancestor whose bound this node keeps
+
+    def source(self) -> tuple:
+        """The part on which this node's bound was computed."""
+        return self.src if self.src is not None else (self.lo, self.hi, self.fix)
 
     def leaf(self, kinked, precision: int = 53) -> Leaf:
+        src = None if self.src is None else (tuple(self.src[0].tolist()), tuple(self.src[1].tolist()),
+                                             _fixed_tuple(self.src[2], kinked))
         return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
-                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked), self.null)
+                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked), self.null,
+                    src)
 
 
 def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
@@ -669,17 +683,23 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
         # depend on the number of workers): per-call costs amortise over more boxes
         pool.chunk = max(_CHUNK, -(-len(children) // 4))
         up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
+        own = up
         up = np.minimum(up, np.array([k[3] for k in children], dtype=np.float64))
         try_lower(centres, low)
         boxes += len(children)
         for i in range(len(children)):
-            push(_Node(L[i], H[i], F[i], up[i], score[i], n_unstable[i], cand[i], False))
+            node = _Node(L[i], H[i], F[i], up[i], score[i], n_unstable[i], cand[i], False)
+            if own[i] > up[i]:  # the parent's bound is kept: record the part it was computed on
+                node.src = children[i][4].source()
+            push(node)
 
     def polish_node(node: _Node) -> None:
         """Re-evaluate a box with the mp backend; both enclosures are sound, keep the smaller bound."""
         nonlocal boxes
         up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :], node.fix[None, :])
         boxes += 1
+        if float(up[0]) <= node.bound:  # the node's own bound now
+            node.src = None
         node.bound = min(float(up[0]), node.bound)
         node.score = sc[0]
         node.polished = True
@@ -782,7 +802,10 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 for klo, khi in kids:
                     up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :], node.fix[None, :])
                     boxes += 1
-                    push(_Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0], 0, -1, True))
+                    kid = _Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0], 0, -1, True)
+                    if float(up[0]) > node.bound:
+                        kid.src = node.source()
+                    push(kid)
                     try_lower(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi),
                               polish.points(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi)))
                 continue
@@ -817,7 +840,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 for sign in (-1, 1):
                     f = node.fix.copy()
                     f[node.cand] = sign
-                    children.append((node.lo, node.hi, f, node.bound))
+                    children.append((node.lo, node.hi, f, node.bound, node))
                 continue
             kids = _split(node.lo, node.hi, strategy, node.score, width0)
             if kids is None:
@@ -826,7 +849,7 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
                 else:
                     stuck.append(node)
                 continue
-            children.extend((klo, khi, node.fix, node.bound) for klo, khi in kids)
+            children.extend((klo, khi, node.fix, node.bound, node) for klo, khi in kids)
         if children:
             evaluate(children)
 

@@ -133,6 +133,7 @@ class _Tightening:
         self.n_layers = len(network.layers)
         self.iters = iters
         self.root: list | None = None  # (lo, hi) (n_k,) per hidden layer, valid on the whole box
+        self.root_slopes: list = []  # the slopes that prove the root's ends (certificates)
 
     def __call__(self, L: np.ndarray, H: np.ndarray, F: np.ndarray, bounds):
         """``(bounds, empty (B,))``: ``bounds`` (sound on each part) tightened; parts proved empty."""
@@ -143,7 +144,9 @@ class _Tightening:
         hidden = self.n_layers - 1
         pre = list(bounds.pre)
         if self.root is None and not F.any():
+            self.slopes.record = []
             pre = self.slopes.tighten_hidden(L, H, pre)
+            self.root_slopes, self.slopes.record = self.slopes.record, None
             self.root = [(np.asarray(p.lo)[0].copy(), np.asarray(p.hi)[0].copy()) for p in pre[:hidden]]
             return LayerBounds(tuple(pre), bounds.output), empty
         if self.root is not None:  # both enclose the part: so does their intersection
@@ -257,19 +260,21 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
                 break
 
     seq = itertools.count()
-    heap: list = []  # (−bound, seq, fix, cand, final)
+    heap: list = []  # (−bound, seq, fix, cand, final, signs of the part the bound was computed on or None)
 
     per_box = 0.0  # seconds per evaluated part (running average)
 
-    def push_all(F: np.ndarray, parent: np.ndarray) -> None:
+    def push_all(F: np.ndarray, parent: np.ndarray, sources: list | None = None) -> None:
         nonlocal boxes, per_box
         t = time.perf_counter()
         up, cand, empty = _evaluate(ev, network, lo0, hi0, F, split, tight)
         per_box = (per_box * boxes + (time.perf_counter() - t)) / (boxes + len(F))
+        own = up
         up = np.minimum(up, parent)
         boxes += len(F)
         for i in range(len(F)):
-            heapq.heappush(heap, (-float(up[i]), next(seq), F[i], int(cand[i]), bool(empty[i])))
+            src = sources[i] if sources is not None and own[i] > up[i] else None  # the parent's bound is kept
+            heapq.heappush(heap, (-float(up[i]), next(seq), F[i], int(cand[i]), bool(empty[i]), src))
 
     push_all(np.zeros((1, nk), dtype=np.int8), np.array([np.inf]))
     rng = np.random.default_rng(seed)
@@ -343,9 +348,9 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
                 popped.append(e)
                 break
             popped.append(e)
-        kids, parents, keep = [], [], []
+        kids, parents, keep, sources = [], [], [], []
         for e in popped:
-            negb, _, F, cand, empty = e
+            negb, _, F, cand, empty, src = e
             if cand < 0 or -negb < lower:
                 keep.append(e)
                 if cand < 0 and not empty:
@@ -362,19 +367,23 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
                 f[cand] = s
                 kids.append(f)
                 parents.append(-negb)
+                sources.append(F if src is None else src)
         for e in keep:
             heapq.heappush(heap, e)
         if not kids:
             # the top of the queue cannot be refined by neuron splits
             status = Status.RESOLUTION
             break
-        push_all(np.array(kids, dtype=np.int8), np.array(parents))
+        push_all(np.array(kids, dtype=np.int8), np.array(parents), sources)
     upper = -heap[0][0]
     seconds = time.perf_counter() - t0
     history.append((seconds, boxes, lower, upper))
     kinked = ev.kinked
-    partition = tuple(Leaf(tuple(lo0.tolist()), tuple(hi0.tolist()), -e[0], 53, _fixed_tuple(e[2], kinked))
+    box = (tuple(lo0.tolist()), tuple(hi0.tolist()))
+    partition = tuple(Leaf(*box, -e[0], 53, _fixed_tuple(e[2], kinked),
+                           source=None if e[5] is None else (*box, _fixed_tuple(e[5], kinked)))
                       for e in sorted(heap, key=lambda e: e[1]))
+    root = None if tight is None or tight.root is None else {"bounds": tight.root, "slopes": tight.root_slopes}
     return LipschitzResult(lower=lower, upper=upper, status=status, norm=norm, output=out_label, boxes=boxes,
                            seconds=seconds, region=region, partition=partition, witness=witness,
-                           history=tuple(history), strategy="neurons", precision=53, tol=tol)
+                           history=tuple(history), strategy="neurons", precision=53, tol=tol, root=root)

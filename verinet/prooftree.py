@@ -133,16 +133,23 @@ CHECKING = ("exact rational interval propagation (fractions); where it does not 
 
 
 def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None, *, bounds: str = "linear",
-                       progress=None) -> dict:
+                       progress=None, format: str = "json") -> dict:
     """A certificate (JSON-ready dict) for a :class:`~verinet.verify.VerifyResult` of ``prop`` on ``network``.
 
     ``unsat`` needs the ``recorder`` passed to :func:`~verinet.verify.verify_vnnlib` (the split tree of every
     case); ``sat`` carries the counterexample; ``unknown`` / ``timeout`` make no claim. ``network`` and
     ``prop`` must have been read from files (their names and SHA-256 go into the certificate).
 
+    ``format``: ``"json"`` (leaves inline), ``"npz"`` (schema version 3: each case's leaves as a
+    :class:`~verinet.leaftable.LeafTable` that :func:`~verinet.certificate.write_certificate` writes to a
+    companion ``<name>.case<k>.leaves.npz``, the case's enclosure in ``proof``) or ``"auto"`` (``npz`` from
+    :data:`~verinet.leaftable.AUTO_NPZ_LEAVES` leaves on).
+
     Rigorous: records the verdict and its evidence as computed; adds no claim of its own.
     """
-    from verinet.certificate import _environment, _exact, _header
+    from verinet.certificate import _environment, _exact, _header, resolve_format
+
+    table = resolve_format(format, recorder.n_leaves if recorder is not None else 0) == "npz"
 
     verdict = str(result.result)
     if verdict not in ("unsat", "sat", "unknown", "timeout"):
@@ -163,6 +170,10 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
                 if case.unsafe:
                     raise CertificateError(f"case {k} has no recorded split tree")
                 cases.append({"domain": None, "leaves": []})
+                continue
+            if table and rec.n_leaves:
+                cases.append(_case_table(rec))
+                leaves_total += rec.n_leaves
                 continue
             leaves = []
             for lo, hi, fixed, out in rec.leaves():
@@ -196,4 +207,25 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
         environment=_environment(),
         evidence=evidence,
     )
+    if table and verdict == "unsat":
+        from verinet.certificate import TABLE_SCHEMA_VERSION
+
+        doc["schema_version"] = TABLE_SCHEMA_VERSION
     return doc
+
+
+def _case_table(rec: CaseRecorder) -> dict:
+    """One case's evidence with its leaves as a :class:`~verinet.leaftable.LeafTable` (exact float64)."""
+    from verinet.certificate import _exact
+    from verinet.leaftable import LeafTable
+
+    lo = np.concatenate([p[0] for p in rec.parts])
+    hi = np.concatenate([p[1] for p in rec.parts])
+    outside = np.concatenate([np.full(len(p[0]), 1 if p[3] else 0, dtype=np.int8) for p in rec.parts])
+    fixed = None
+    if any(p[2] is not None for p in rec.parts):
+        fixed = [rec.fixed_of(None if p[2] is None else p[2][b]) for p in rec.parts for b in range(len(p[0]))]
+    lo0, hi0 = rec.domain
+    return {"domain": {"lower": [_exact(v) for v in lo0.tolist()], "upper": [_exact(v) for v in hi0.tolist()]},
+            "leaves": LeafTable.from_boxes(lo, hi, fixed=fixed, outside=outside if outside.any() else None),
+            "proof": rec.method}

@@ -476,6 +476,14 @@ def _lipschitz(doc: _Doc, cert: dict, mpl, check) -> None:
         ev_items.append("The leaves' pre-activation bounds are linear (CROWN-style) bounds; the checker "
                         "re-derives them with its own linear bounds in ball arithmetic (python-flint arb, "
                         "outward-rounded) intersected with exact interval propagation.")
+    if ev.get("gradient") == "backsub":
+        chk = ev.get("checker") if isinstance(ev.get("checker"), dict) else {}
+        ev_items.append("The leaves' gradient bounds are back-substituted through the backward pass; the checker "
+                        f"re-derives them with {chk.get('method', 'its own code')}"
+                        + (f", against leaf bounds raised by the relative margin {chk['margin']}"
+                           if chk.get("margin") else "") + "."
+                        + (" Root bounds of the hidden layers and the slopes that prove them are recorded and "
+                           "confirmed first." if ev.get("root") else ""))
     if isinstance(w, dict):
         ev_items.append(f"Witness of the lower bound: the point `{_vector(w.get('point', []))}` of the region, "
                         "where the gradient enclosure has norm at least L.")

@@ -340,11 +340,16 @@ def test_large_certificate_check_announces_itself(cert_dir, tmp_path):
     assert r.stderr == ""  # small: no noise
 
 
-# ---------------------------------------------------------------- 10. certificate changes the bounds: said
-def test_certificate_switch_to_interval_gradients_is_announced(tmp_path):
+# ---------------------------------------------------------------- 10. a certificate keeps the bounds printed
+def test_certificate_keeps_back_substituted_gradients(tmp_path):
     r = _run("lipschitz", SEED / "random01.json", "--center", "0.1,0.2", "--radius", "0.01", "--workers", "1",
              "--bounds", "linear", "--jacobian", "linear", "--certificate", tmp_path / "c.json")
-    assert r.exit_code == 0 and "using --jacobian interval" in r.stderr
+    assert r.exit_code == 0 and "--jacobian interval" not in r.stderr
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["evidence"]["gradient"] == "backsub"
+    shutil.copyfile(SEED / "random01.json", tmp_path / "random01.json")
+    r = _run("check", tmp_path / "c.json")
+    assert r.exit_code == 0 and r.stdout == "valid\n"
 
 
 # ---------------------------------------------------------------- 11. a constant region

@@ -355,33 +355,37 @@ def test_jacobian_option_resolution_and_errors():
         lipschitz(net, region, jacobian="crown")
 
 
-def test_certificates_keep_the_interval_bound(tmp_path):
+def test_certificates_keep_the_back_substituted_bound(tmp_path):
+    """A run with back-substituted gradient bounds is certified as it is (no switch to interval gradients),
+    and the checker re-derives the bounds (verinet.checker_backsub)."""
+    import json
+
     from click.testing import CliRunner
 
     from verinet.certificate import lipschitz_certificate
     from verinet.checker import check_certificate
     from verinet.cli import main
-    from verinet.errors import CertificateError
     from verinet.lipschitz import lipschitz
-    from verinet.loaders import save_network
+    from verinet.loaders import load_network, save_network
     from verinet.region import Region
 
-    net = network_from_spec(oracle_spec(np.random.default_rng(4), 2, [6, 6]))
+    model = tmp_path / "net.npz"
+    save_network(network_from_spec(oracle_spec(np.random.default_rng(4), 2, [6, 6])), model)
+    net = load_network(model)
     r = lipschitz(net, Region.box(["-0.5", "-0.5"], ["0.5", "0.5"]), bounds="interval", jacobian="linear",
                   max_boxes=50)
-    with pytest.raises(CertificateError, match="jacobian='interval'"):
-        lipschitz_certificate(r, net)
-    model = tmp_path / "net.npz"
-    save_network(net, model)
+    doc = lipschitz_certificate(r, net)
+    assert doc["evidence"]["gradient"] == "backsub"
+    assert check_certificate(doc, model).valid
     cert = tmp_path / "cert.json"
     res = CliRunner().invoke(main, ["lipschitz", str(model), "--center", "0,0", "--radius", "0.5",
                                     "--jacobian", "linear", "--certificate", str(cert), "--max-boxes", "200",
                                     "--workers", "1"])
     assert res.exit_code in (0, 20), res.output  # 20: the box budget ran out before convergence
-    assert "using --jacobian interval" in res.stderr
-    import json
-
-    assert check_certificate(json.loads(cert.read_text()), model).valid
+    assert "--jacobian interval" not in res.stderr
+    doc = json.loads(cert.read_text())
+    assert doc["evidence"]["gradient"] == "backsub"
+    assert check_certificate(doc, model).valid
 
 
 @pytest.mark.parametrize("i", range(4))

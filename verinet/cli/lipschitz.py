@@ -144,12 +144,6 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     network = load_network(model)
     region = resolve_region(network, center, radius, box, domain, norm)
     out = _parse_output(output, coef)
-    if certificate and jacobian != "interval":
-        # the checker re-derives interval chain rules only: keep the bound it can check
-        if jacobian == "linear":
-            info("--certificate: the back-substituted gradient bounds cannot be re-derived by the checker; "
-                 "using --jacobian interval", quiet)
-        jacobian = "interval"
 
     last: dict = {}
 

@@ -39,9 +39,13 @@ __all__ = ["verify"]
 @click.option("--certificate", "cert_file",
               help="Also write a proof certificate here (unsat: the split tree; sat: the counterexample); "
                    "re-verify it with `verinet check`.")
+@click.option("--certificate-format", "cert_format", type=click.Choice(["auto", "json", "npz"]), default="auto",
+              show_default=True, help="json: leaves inline; npz: a small JSON document plus one binary "
+              "<name>.case<k>.leaves.npz companion per case (schema 3); auto: npz from 20000 leaves on.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert_file, as_json, quiet) -> None:
+def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert_file, as_json, quiet,
+           cert_format="auto") -> None:
     """Decide the VNN-LIB PROPERTY on MODEL: prints unsat, sat (with the counterexample), unknown or timeout.
 
     The first line is the answer; for sat the counterexample follows as ((X_0 v) ... (Y_0 v)), checked
@@ -104,21 +108,21 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
     if cert_path is not None:
         try:
             _write_certificate(cert_path, res, net, prop_obj, recorder,
-                               "interval" if method == "ibp" else "linear", quiet)
+                               "interval" if method == "ibp" else "linear", quiet, cert_format)
         except OSError as exc:
             save_failed("the certificate", cert_path, exc)
     code = {Verdict.VERIFIED: EXIT_OK, Verdict.FALSIFIED: EXIT_FALSIFIED}.get(res.verdict, EXIT_UNKNOWN)
     click.get_current_context().exit(code)
 
 
-def _write_certificate(path, res, net, prop_obj, recorder, bounds: str, quiet: bool) -> None:
+def _write_certificate(path, res, net, prop_obj, recorder, bounds: str, quiet: bool, fmt: str = "auto") -> None:
     """Write the proof certificate of ``res`` (progress on stderr)."""
     from verinet.certificate import write_certificate
     from verinet.prooftree import vnnlib_certificate
 
     t = time.perf_counter()
-    cert = vnnlib_certificate(res, net, prop_obj, recorder, bounds=bounds,
+    cert = vnnlib_certificate(res, net, prop_obj, recorder, bounds=bounds, format=fmt,
                               progress=lambda k: info(f"certificate: {k} leaves written", quiet))
-    write_certificate(cert, path)
+    write_certificate(cert, path, progress=lambda msg: info(msg, quiet or cert['statistics']['leaves'] < 100_000))
     info(f"certificate ({cert['statistics']['leaves']} leaves) written to {path} in "
          f"{time.perf_counter() - t:.3g} s", quiet)
