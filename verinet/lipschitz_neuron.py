@@ -365,4 +365,5 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
                       for n in out.open)
     return LipschitzResult(lower=out.lower, upper=out.upper, status=out.status, norm=norm, output=out_label,
                            boxes=out.boxes, seconds=out.seconds, region=region, partition=partition,
-                           witness=out.witness, history=out.history, strategy="neurons", precision=53, tol=tol)
+                           witness=out.witness, history=out.history, strategy="neurons", precision=53,
+                           tol=tol)
