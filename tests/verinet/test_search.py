@@ -182,3 +182,13 @@ def test_lazy_fifo_and_finish():
 
     out = _run(Found(), SearchConfig(tol=0.0))
     assert out.status is Status.FALSIFIED and out.payload == "x"
+
+
+def test_robustness_json_keeps_its_status_words():
+    from verinet.robustness import ParamResult, Perturbation
+
+    r = ParamResult(None, Perturbation.absolute("0.1"), None, (0,), 1.0, 0.0, None, Status.TIME_LIMIT)
+    assert r.to_json()["status"] == "timeout" == r.status_text
+    for s in (Status.PROVED, Status.CONVERGED, Status.BOX_LIMIT, Status.RESOLUTION, Status.FALSIFIED):
+        assert ParamResult(None, Perturbation.absolute("0.1"), None, (0,), 1.0, 0.0, None, s).to_json()["status"] \
+            == s.value
