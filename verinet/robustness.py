@@ -506,10 +506,7 @@ def _bound_search(evaluate, lo0, hi0, *, threshold, deadline, max_boxes, lower: 
     report = None if progress is None else (
         lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "upper": p.upper, "open": p.open}))
     search = Search(objective, config, t0=t0, progress=report, lower=lower)
-    root = Node(lo0.copy(), hi0.copy())
-    objective.evaluate([root], search)
-    search.boxes = 1
-    search.push(root)  # open even below the threshold: the first check then finds it proved
+    search.add([Node(lo0.copy(), hi0.copy())])
     return search.run()
 
 

@@ -192,3 +192,22 @@ def test_robustness_json_keeps_its_status_words():
     for s in (Status.PROVED, Status.CONVERGED, Status.BOX_LIMIT, Status.RESOLUTION, Status.FALSIFIED):
         assert ParamResult(None, Perturbation.absolute("0.1"), None, (0,), 1.0, 0.0, None, s).to_json()["status"] \
             == s.value
+
+
+def test_bound_search_threshold_closes_boxes_and_keeps_unsplittable_ones():
+    """``_bound_search`` on a quantity that is 2 on boxes containing 0.5 and 0 elsewhere: with threshold 1
+    every other box closes, the ones around 0.5 shrink to float resolution and decide the result."""
+    from verinet.robustness import _bound_search
+
+    def evaluate(L, H):
+        hit = (L[:, 0] <= 0.5) & (0.5 <= H[:, 0])
+        return np.where(hit, 2.0, 0.0), np.ones(L.shape)
+
+    lo, hi = np.array([0.0]), np.array([1.0])
+    out = _bound_search(evaluate, lo, hi, threshold=1.0, deadline=math.inf, max_boxes=10**4)
+    assert out.status is Status.RESOLUTION and out.upper == 2.0 and out.held
+    assert all(n.hi[0] == np.nextafter(n.lo[0], 2.0) for n in out.held)
+    out = _bound_search(evaluate, np.array([0.6]), hi, threshold=1.0, deadline=math.inf, max_boxes=10**4)
+    assert out.status is Status.PROVED and out.upper == 0.0 and out.boxes == 1
+    out = _bound_search(evaluate, lo, hi, threshold=None, deadline=math.inf, max_boxes=50, tol=1e-3)
+    assert out.status is Status.BOX_LIMIT and out.upper == 2.0
