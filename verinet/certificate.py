@@ -591,29 +591,44 @@ def _ibp_evidence(network, region, prop: dict, max_leaves: int) -> dict:
         def proves(ylo, yhi) -> bool:  # |f_k − f_k(reference)| ≤ ε on the whole box
             return all(y0[j] - eps <= Fraction(ylo[j]) and Fraction(yhi[j]) <= y0[j] + eps for j in ks)
 
-    leaves, todo = [], [(lo0, hi0)]
-    while todo:
-        if len(leaves) + len(todo) > max_leaves:
-            raise CertificateError(f"no partition of at most {max_leaves} boxes proves the property by interval "
-                                   "propagation: cannot build exact-checkable evidence for this verdict")
-        batch, todo = todo[:256], todo[256:]
-        Y = output_bounds(network, np.array([b[0] for b in batch]), np.array([b[1] for b in batch]))
-        for (lo, hi), ylo, yhi in zip(batch, Y.lo.tolist(), Y.hi.tolist()):
-            if proves(ylo, yhi):
-                leaves.append({"lower": lo.tolist(), "upper": hi.tolist()})
-                continue
-            if _misses(region, lo, hi):  # a corner of the ball's bounding box outside the ball
-                leaves.append({"lower": lo.tolist(), "upper": hi.tolist(), "outside": True})
-                continue
-            mid = 0.5 * lo + 0.5 * hi
-            ok = (mid > lo) & (mid < hi)
-            if not ok.any():
-                raise CertificateError("a box too small to split does not prove the property: "
-                                       "cannot build exact-checkable evidence for this verdict")
-            d = int(np.argmax(np.where(ok, (hi - lo) / width0, -1.0)))
-            left_hi, right_lo = hi.copy(), lo.copy()
-            left_hi[d] = right_lo[d] = mid[d]
-            todo += [(lo, left_hi), (right_lo, hi)]
+    from verinet.search import Node, ObjectiveBase, Search, SearchConfig, Status, bisect
+
+    class Evidence(ObjectiveBase):
+        """Breadth first: a box proves the property, lies outside the region, or is bisected."""
+
+        batch = 256
+
+        def evaluate(self, nodes, search) -> None:
+            Y = output_bounds(network, np.array([n.lo for n in nodes]), np.array([n.hi for n in nodes]))
+            for n, ylo, yhi in zip(nodes, Y.lo.tolist(), Y.hi.tolist()):
+                if proves(ylo, yhi):
+                    n.tag = "proved"
+                elif _misses(region, n.lo, n.hi):  # a corner of the ball's bounding box outside the ball
+                    n.tag = "outside"
+
+        def expand(self, node, search) -> list:
+            if node.tag is not None:
+                search.close(node)
+                return []
+            kids = bisect(node.lo, node.hi, width0, "widest")
+            if kids is None:
+                search.hold(node)
+                return []
+            return [Node(lo, hi) for lo, hi in kids]
+
+    search = Search(Evidence(), SearchConfig(order="fifo", lazy=True, max_nodes=max_leaves))
+    search.add([Node(lo0, hi0)])
+    out = search.run()
+    if out.status is Status.RESOLUTION:
+        raise CertificateError("a box too small to split does not prove the property: "
+                               "cannot build exact-checkable evidence for this verdict")
+    if out.status is not Status.PROVED:
+        raise CertificateError(f"no partition of at most {max_leaves} boxes proves the property by interval "
+                               "propagation: cannot build exact-checkable evidence for this verdict")
+    leaves = [{"lower": n.lo.tolist(), "upper": n.hi.tolist()} for n in out.closed]
+    for leaf, n in zip(leaves, out.closed):
+        if n.tag == "outside":
+            leaf["outside"] = True
     return {"domain": {"lower": lo0.tolist(), "upper": hi0.tolist()}, "leaves": leaves}
 
 

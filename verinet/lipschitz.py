@@ -21,10 +21,7 @@ further split) with the arbitrary-precision backend, so the bounds converge to t
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
-import heapq
-import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,6 +46,8 @@ from verinet.null_parts import prove_null_part
 from verinet.parallel import CHUNK, make_pool
 from verinet.propagation import LayerBounds, kinked_layout, per_layer_signs, propagate, propagate_fixed
 from verinet.region import Region
+from verinet.search import (Node, ObjectiveBase, Search, SearchConfig, Status, bisect, neuron_children,
+                            pool_chunk)
 from verinet.vertex_bounds import LazyLeaves, vertex_leaves, vertex_operator_upper
 from verinet.witness import piece_point
 
@@ -64,15 +63,6 @@ _POLISH_PRECISION = 128
 #: sound products are subnormal, ~1e-322; the l2 norm's upward-rounded square root lifts them to ~1e-162):
 #: no refinement can remove it, so the search stops there
 _ZERO_FLOOR = 2.0 ** -511
-
-
-class Status(enum.Enum):
-    """Why the branch-and-bound stopped."""
-
-    CONVERGED = "converged"
-    TIME_LIMIT = "time_limit"
-    BOX_LIMIT = "box_limit"
-    RESOLUTION = "resolution"  # no box at the top can be split further at this precision
 
 
 @dataclass(frozen=True)
@@ -337,37 +327,6 @@ class _LazyEvaluator:
         return self._get().points(x)
 
 
-def _split(lo: np.ndarray, hi: np.ndarray, strategy: str, score: np.ndarray, width0: np.ndarray):
-    """Children of one box, or None when no coordinate can be split in float64."""
-    mid = 0.5 * lo + 0.5 * hi
-    splittable = (mid > lo) & (mid < hi)
-    if not splittable.any():
-        return None
-    if strategy == "bisect-all":
-        axes = np.flatnonzero(splittable)
-        kids = []
-        for choice in itertools.product((0, 1), repeat=len(axes)):
-            clo, chi = lo.copy(), hi.copy()
-            for ax, side in zip(axes, choice):
-                if side == 0:
-                    chi[ax] = mid[ax]
-                else:
-                    clo[ax] = mid[ax]
-            kids.append((clo, chi))
-        return kids
-    rel = np.divide(hi - lo, width0, out=np.zeros_like(width0), where=width0 > 0)
-    if strategy == "influence":
-        s = np.where(splittable, (hi - lo) * score, -1.0)
-        ax = int(np.argmax(s)) if s.max() > 0 else int(np.argmax(np.where(splittable, rel, -1.0)))
-    else:  # widest, relative to the region's own widths
-        ax = int(np.argmax(np.where(splittable, rel, -1.0)))
-    left_hi = hi.copy()
-    left_hi[ax] = mid[ax]
-    right_lo = lo.copy()
-    right_lo[ax] = mid[ax]
-    return [(lo.copy(), left_hi), (right_lo, hi.copy())]
-
-
 def _output_label(network: Network, output) -> tuple[np.ndarray | None, str]:
     if isinstance(output, str) and output == "all":
         return None, "all"
@@ -526,20 +485,6 @@ def lipschitz(
         pool.close()
 
 
-def _stop_status(lower: float, upper: float, tol: float, boxes: int, max_boxes: int, elapsed: float,
-                 time_limit: float | None, unrefinable: bool = False) -> Status | None:
-    """Why an anytime search stops now (in this order of precedence), or None to go on."""
-    if upper - lower <= tol * upper or upper < _ZERO_FLOOR:
-        return Status.CONVERGED
-    if unrefinable:
-        return Status.RESOLUTION
-    if boxes >= max_boxes:
-        return Status.BOX_LIMIT
-    if time_limit is not None and elapsed >= time_limit:
-        return Status.TIME_LIMIT
-    return None
-
-
 def _auto_bounds(network: Network, c: np.ndarray | None = np.zeros(0)) -> str:
     hidden = network.layers[:-1]
     deep = len(hidden) >= 2 and sum(L.n_out for L in hidden) >= 32
@@ -548,31 +493,6 @@ def _auto_bounds(network: Network, c: np.ndarray | None = np.zeros(0)) -> str:
     # fewer boxes with linear bounds, for each of the three norms)
     kinks = any(L.activation.impl.has_kinks for L in hidden)
     return "linear" if (deep or (c is None and kinks)) and network.piecewise_linear else "interval"
-
-
-class _Node:
-    """A box of the search: corners, the fixed neuron signs, and what its last evaluation found."""
-
-    __slots__ = ("lo", "hi", "fix", "bound", "score", "n_unstable", "cand", "polished", "null", "searched", "src")
-
-    def __init__(self, lo, hi, fix, bound, score, n_unstable, cand, polished) -> None:
-        self.lo, self.hi, self.fix = lo, hi, fix
-        self.bound, self.score = float(bound), score
-        self.n_unstable, self.cand, self.polished = int(n_unstable), int(cand), polished
-        self.null: tuple = ()
-        self.searched = False  # a leaf search has looked for large gradients in this box
-        self.src: tuple | None = None  # (lo, hi, fix) of the ancestor whose bound this node keeps
-
-    def source(self) -> tuple:
-        """The part on which this node's bound was computed."""
-        return self.src if self.src is not None else (self.lo, self.hi, self.fix)
-
-    def leaf(self, kinked, precision: int = 53) -> Leaf:
-        src = None if self.src is None else (tuple(self.src[0].tolist()), tuple(self.src[1].tolist()),
-                                             _fixed_tuple(self.src[2], kinked))
-        return Leaf(tuple(self.lo.tolist()), tuple(self.hi.tolist()), self.bound,
-                    _POLISH_PRECISION if self.polished else precision, _fixed_tuple(self.fix, kinked), self.null,
-                    src)
 
 
 def _fixed_tuple(fix: np.ndarray, kinked) -> tuple[tuple[int, int, int], ...]:
@@ -623,9 +543,222 @@ def _pop_count(batch: int, frontier: int, lower: float, upper: float) -> int:
 _LEAF_BOXES = 8
 
 
+class _BoxParts(ObjectiveBase):
+    """The objective of :func:`_search`: boxes (or their parts with fixed neuron signs) of the region.
+
+    A node's bound is the sound upper bound of the gradient norm on its piece (never above its parent's),
+    evaluated in batches through the worker pool; lower bounds come from rigorous enclosures at points of
+    the region (box centres, samples, searches for large gradients, points inside linear pieces). A node is
+    split on a neuron sign (few unstable neurons) or a coordinate (:func:`verinet.search.bisect`),
+    re-evaluated with the mp backend when the gap reaches float64 resolution, held when it cannot be split.
+    """
+
+    def __init__(self, network, region, pool, c, norm, tol, time_limit, strategy, batch, seed, t0, lo0, hi0,
+                 width0, neurons, search, polish) -> None:
+        ev = self.ev = pool.local
+        self.network, self.region, self.pool, self.c, self.norm = network, region, pool, c, norm
+        self.time_limit, self.strategy, self.batch, self.seed, self.t0 = time_limit, strategy, batch, seed, t0
+        self.width0, self.free, self.search, self.polish = width0, width0 > 0, search, polish
+        self.lo0, self.hi0 = lo0, hi0
+        self.kinked = ev.kinked
+        self.branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0 and neurons == "auto"
+        self.branch_limit = (min(int(_LINEAR_BRANCH_SHARE * ev.n_kinked), _LINEAR_BRANCH_MAX) if ev.linear
+                             else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1))
+        self.tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
+        self.null_keys: set[bytes] = set()  # sign patterns whose part had no interior in some box
+        # coordinates the exact region leaves free (a pinned coordinate that is not a float has an outer box
+        # of positive width, but rows along it do not bound the interior of the region's affine hull)
+        self.region_free = np.array([a < b for a, b in zip(region.lower, region.upper)])
+        self.piecewise = network.piecewise_linear
+        self.witness_polished = False
+        self.searching = search > 0 and c is not None
+        # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
+        self.resumes = [0.25, 0.5, 0.75] if self.searching and time_limit is not None else []
+        # leaf searches: the lower bound follows the upper bound's worst boxes (verinet.leaf_search); with a
+        # time limit they take at most one share of the time elapsed, without one they run each time the
+        # number of boxes doubles (deterministic)
+        self.leaf_state = {"seconds": 0.0, "next": 4 * batch, "round": 0}
+        self.at_floor = False
+
+    def try_lower(self, bnb: Search, points: np.ndarray, values: np.ndarray) -> None:
+        order = np.argsort(-values, kind="stable")
+        for i in order:
+            if values[i] <= bnb.lower:
+                break
+            if self.region.contains(points[i]):  # lower bounds only from points of the region
+                bnb.improve_lower(float(values[i]), tuple(float(v) for v in points[i]))
+                self.witness_polished = False
+                break
+
+    def evaluate(self, nodes, bnb: Search) -> None:
+        """Evaluate new nodes (their bounds so far: the parent's).
+
+        A child is a subset of its parent, so the parent's bound is also sound for it: keeping the smaller
+        makes the global upper bound non-increasing (rounding can make a child's enclosure a few ulps
+        wider than its parent's)."""
+        pool, ev = self.pool, self.ev
+        L = np.array([n.lo for n in nodes])
+        H = np.array([n.hi for n in nodes])
+        F = np.array([n.fix for n in nodes], dtype=np.int8).reshape(len(nodes), ev.n_kinked)
+        centres = np.clip(0.5 * L + 0.5 * H, L, H)
+        # a large batch goes out in four chunks (the split depends on the batch alone, so results do not
+        # depend on the number of workers): per-call costs amortise over more boxes
+        pool.chunk = pool_chunk(len(nodes), _CHUNK)
+        up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
+        own = up
+        up = np.minimum(up, np.array([n.bound for n in nodes], dtype=np.float64))
+        self.try_lower(bnb, centres, low)
+        for i, n in enumerate(nodes):
+            n.lo, n.hi, n.fix, n.bound, n.score = L[i], H[i], F[i], float(up[i]), score[i]
+            n.n_unstable, n.cand = int(n_unstable[i]), int(cand[i])
+            if not own[i] > up[i]:  # its own bound (otherwise the parent's, computed on ``n.src``)
+                n.src = None
+
+    def polish_node(self, bnb: Search, node: Node) -> None:
+        """Re-evaluate a box with the mp backend; both enclosures are sound, keep the smaller bound."""
+        up, sc, _, _ = self.polish.boxes(node.lo[None, :], node.hi[None, :], node.fix[None, :])
+        bnb.boxes += 1
+        if float(up[0]) <= node.bound:  # the node's own bound now
+            node.src = None
+        node.bound = min(float(up[0]), node.bound)
+        node.score = sc[0]
+        node.polished = True
+        bnb.push(node)
+
+    def search_lower(self, bnb: Search, seconds: float | None, k: int) -> None:
+        # float candidates from a search for large gradients; the bound is the rigorous enclosure at them
+        cand = approx_region_candidates(self.network, self.region, self.c, self.norm, seconds=seconds,
+                                        seed=self.seed + k)
+        if len(cand.points):
+            self.try_lower(bnb, cand.points, self.ev.points(cand.points))
+
+    def search_leaves(self, bnb: Search) -> None:
+        top = [n for n in bnb.frontier.best(4 * _LEAF_BOXES) if not n.searched and n.bound > bnb.lower]
+        top = top[:_LEAF_BOXES]
+        if not top:
+            return
+        t = time.perf_counter()
+        for n in top:
+            n.searched = True
+        state = self.leaf_state
+        pts = leaf_candidates(self.network, self.c, self.norm, [(n.lo, n.hi) for n in top], self.free,
+                              seed=self.seed + 1000 * (state["round"] + 1))
+        if len(pts):
+            self.try_lower(bnb, pts, self.ev.points(pts))
+        state["round"] += 1
+        state["seconds"] += time.perf_counter() - t
+
+    def leaf_due(self, bnb: Search, now: float) -> bool:
+        state = self.leaf_state
+        if not self.searching or bnb.boxes < state["next"]:
+            return False
+        if self.time_limit is None:
+            state["next"] = 2 * bnb.boxes
+            return True
+        state["next"] = bnb.boxes + self.batch
+        return state["seconds"] <= self.search * (now - self.t0)
+
+    def interject(self, bnb: Search, now: float) -> bool:
+        if self.resumes and now - self.t0 >= self.resumes[0] * self.time_limit:
+            self.resumes.pop(0)
+            self.search_lower(bnb, self.search * self.time_limit, 3 - len(self.resumes))
+            return True
+        if self.leaf_due(bnb, now):
+            self.search_leaves(bnb)
+            return True
+        upper = bnb.upper
+        self.at_floor = self.polish is not None and upper - bnb.lower <= _FLOAT_FLOOR * upper
+        if self.at_floor and bnb.witness is not None and not self.witness_polished:
+            val = float(self.polish.points(np.array([bnb.witness]))[0])
+            self.witness_polished = True
+            bnb.improve_lower(val, bnb.witness)  # running maximum: the lower bound never decreases
+            return True
+        return False
+
+    def batch_size(self, bnb: Search, now: float) -> int:
+        return _pop_count(self.batch, len(bnb.frontier), bnb.lower, bnb.upper)
+
+    def expand(self, node: Node, bnb: Search) -> list[Node]:
+        ev, polish = self.ev, self.polish
+        if node.bound < bnb.lower:  # cannot contain the maximum: keep it as a leaf, do not expand
+            bnb.push(node)
+            return []
+        if node.polished:
+            # refined with mp already: split it further in mp (no neuron fixing there)
+            kids = bisect(node.lo, node.hi, self.width0, self.strategy, node.score)
+            if kids is None:
+                bnb.hold(node)
+                return []
+            for klo, khi in kids:
+                up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :], node.fix[None, :])
+                bnb.boxes += 1
+                kid = Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0])
+                kid.polished = True
+                if float(up[0]) > node.bound:  # the parent's bound is kept: record where it was computed
+                    kid.src = node.source()
+                bnb.push(kid)
+                centre = np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi)
+                self.try_lower(bnb, centre, polish.points(centre))
+            return []
+        if self.at_floor and polish is not None:
+            self.polish_node(bnb, node)
+            return []
+        key = node.fix.tobytes()
+        if (self.branch_neurons and self.piecewise and node.n_unstable == 0 and node.fix.any()
+                and (key not in self.tried or key in self.null_keys)):
+            # one linear piece: its bound is exact if the part has a point; parts are often slivers
+            # that centres miss, so look for a point inside the piece (lower bounds stay rigorous:
+            # they come from enclosures at the points found)
+            fresh = key not in self.tried
+            self.tried.add(key)
+            signs = ev.pattern(node.lo, node.hi, node.fix)
+            # anywhere in the region: a point of the piece gives its exact norm as a lower bound even when
+            # the piece misses this box (each pattern is tried once)
+            x = piece_point(self.network, self.lo0, self.hi0, signs) if signs is not None and fresh else None
+            if x is not None:
+                self.try_lower(bnb, x[None, :], ev.points(x[None, :]))
+            elif signs is not None:
+                # no interior point found: the part may be a null set (coinciding kinks), which bounds
+                # nothing (the constant is an essential supremum); drop it only with an exact proof
+                null = prove_null_part(self.network, node.lo, node.hi, signs,
+                                       _fixed_tuple(node.fix, self.kinked), self.region_free)
+                if null is not None:
+                    self.null_keys.add(key)
+                    node.bound, node.null = 0.0, null
+                    bnb.push(node)
+                    return []
+        if self.branch_neurons and 1 <= node.n_unstable <= self.branch_limit and node.cand >= 0:
+            return _children(node, [(node.lo, node.hi, f) for f in neuron_children(node.fix, node.cand)])
+        kids = bisect(node.lo, node.hi, self.width0, self.strategy, node.score)
+        if kids is None:
+            if polish is not None:  # too narrow to split in float64: refine with the mp backend
+                self.polish_node(bnb, node)
+            else:
+                bnb.hold(node)
+            return []
+        return _children(node, [(klo, khi, node.fix) for klo, khi in kids])
+
+
+def _children(parent: Node, parts) -> list[Node]:
+    """New nodes for ``(lo, hi, fix)`` parts of ``parent``, holding its bound (and where it was computed)
+    until they are evaluated."""
+    kids = [Node(lo, hi, fix, parent.bound) for lo, hi, fix in parts]
+    for kid in kids:
+        kid.src = parent.source()
+    return kids
+
+
+def _leaf(node: Node, kinked, precision: int = 53) -> Leaf:
+    src = None if node.src is None else (tuple(node.src[0].tolist()), tuple(node.src[1].tolist()),
+                                         _fixed_tuple(node.src[2], kinked))
+    return Leaf(tuple(node.lo.tolist()), tuple(node.hi.tolist()), node.bound,
+                _POLISH_PRECISION if node.polished else precision, _fixed_tuple(node.fix, kinked), node.null,
+                src)
+
+
 def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy, precision, batch,
             samples, seed, progress, t0, lo0, hi0, width0, neurons="auto", search=0.0) -> LipschitzResult:
-    """The best-first loop of :func:`lipschitz` (arguments already validated)."""
+    """The best-first search of :func:`lipschitz` (arguments already validated) on :mod:`verinet.search`."""
     ev = pool.local
     # the mp evaluator is built on first use (preparing exact weights costs time on large networks)
     exact_weights = all(L.has_exact_weights for L in network.layers)  # interval-weight families cannot
@@ -633,246 +766,47 @@ def _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxe
     free = width0 > 0
     polish = (_LazyEvaluator(network, c, norm, _POLISH_PRECISION, free)
               if precision is None and exact_weights else None)
-    kinked = ev.kinked
-    branch_neurons = strategy != "bisect-all" and ev.n_kinked > 0 and neurons == "auto"
-    branch_limit = (min(int(_LINEAR_BRANCH_SHARE * ev.n_kinked), _LINEAR_BRANCH_MAX) if ev.linear
-                    else max(_BRANCH_UNSTABLE, int((width0 > 0).sum()) + 1))
-
-    boxes = 0
-    tried: set[bytes] = set()  # sign patterns whose piece was searched for a point
-    null_keys: set[bytes] = set()  # sign patterns whose part had no interior in some box
-    # coordinates the exact region leaves free (a pinned coordinate that is not a float has an outer box of
-    # positive width, but rows along it do not bound the interior of the region's affine hull)
-    region_free = np.array([a < b for a, b in zip(region.lower, region.upper)])
-    piecewise = network.piecewise_linear
-    seq = itertools.count()
-    heap: list = []  # (-bound, seq, node); seq makes entries unique and the order deterministic
-    stuck: list[_Node] = []
-    history: list[tuple[float, int, float, float]] = []
-    lower = 0.0
-    witness: tuple[float, ...] | None = None
-    witness_polished = False
-
-    def try_lower(points: np.ndarray, values: np.ndarray) -> None:
-        nonlocal lower, witness, witness_polished
-        order = np.argsort(-values, kind="stable")
-        for i in order:
-            if values[i] <= lower:
-                break
-            if region.contains(points[i]):  # lower bounds only from points of the region
-                lower = float(values[i])
-                witness = tuple(float(v) for v in points[i])
-                witness_polished = False
-                break
-
-    def push(node: _Node) -> None:
-        heapq.heappush(heap, (-node.bound, next(seq), node))
-
-    def evaluate(children: list) -> None:
-        """Evaluate (lo, hi, fix, parent bound) tuples and push them.
-
-        A child is a subset of its parent, so the parent's bound is also sound for it: keeping the smaller
-        makes the global upper bound non-increasing (rounding can make a child's enclosure a few ulps
-        wider than its parent's)."""
-        nonlocal boxes
-        L = np.array([k[0] for k in children])
-        H = np.array([k[1] for k in children])
-        F = np.array([k[2] for k in children], dtype=np.int8).reshape(len(children), ev.n_kinked)
-        centres = np.clip(0.5 * L + 0.5 * H, L, H)
-        # a large batch goes out in four chunks (the split depends on the batch alone, so results do not
-        # depend on the number of workers): per-call costs amortise over more boxes
-        pool.chunk = max(_CHUNK, -(-len(children) // 4))
-        up, score, n_unstable, cand, low = pool.evaluate(L, H, centres, F)
-        own = up
-        up = np.minimum(up, np.array([k[3] for k in children], dtype=np.float64))
-        try_lower(centres, low)
-        boxes += len(children)
-        for i in range(len(children)):
-            node = _Node(L[i], H[i], F[i], up[i], score[i], n_unstable[i], cand[i], False)
-            if own[i] > up[i]:  # the parent's bound is kept: record the part it was computed on
-                node.src = children[i][4].source()
-            push(node)
-
-    def polish_node(node: _Node) -> None:
-        """Re-evaluate a box with the mp backend; both enclosures are sound, keep the smaller bound."""
-        nonlocal boxes
-        up, sc, _, _ = polish.boxes(node.lo[None, :], node.hi[None, :], node.fix[None, :])
-        boxes += 1
-        if float(up[0]) <= node.bound:  # the node's own bound now
-            node.src = None
-        node.bound = min(float(up[0]), node.bound)
-        node.score = sc[0]
-        node.polished = True
-        push(node)
+    objective = _BoxParts(network, region, pool, c, norm, tol, time_limit, strategy, batch, seed, t0, lo0, hi0,
+                          width0, neurons, search, polish)
+    config = SearchConfig(tol=tol, zero_floor=_ZERO_FLOOR, time_limit=time_limit, max_boxes=max_boxes)
+    report = None if progress is None else (
+        lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "boxes_per_second": p.boxes_per_second,
+                            "lower": p.lower, "upper": p.upper}))
+    bnb = Search(objective, config, t0=t0, progress=report)
 
     # root box and sample points for the lower bound
-    evaluate([(lo0.copy(), hi0.copy(), np.zeros(ev.n_kinked, dtype=np.int8), np.inf)])
+    bnb.add([Node(lo0.copy(), hi0.copy(), np.zeros(ev.n_kinked, dtype=np.int8))])
     rng = np.random.default_rng(seed)
     if samples > 0:
         pts = lo0 + rng.random((samples, network.n_inputs)) * width0
         pts = np.clip(pts, lo0, hi0)
-        try_lower(pts, ev.points(pts))
-
-    def search_lower(seconds: float | None, k: int) -> None:
-        # float candidates from a search for large gradients; the bound is the rigorous enclosure at them
-        cand = approx_region_candidates(network, region, c, norm, seconds=seconds, seed=seed + k)
-        if len(cand.points):
-            try_lower(cand.points, ev.points(cand.points))
-
-    searching = search > 0 and c is not None
+        objective.try_lower(bnb, pts, ev.points(pts))
     # not when the root box leaves a gap of 1 % or less: refinement closes it faster than a search
-    if searching and -heap[0][0] - lower > max(tol, 0.01) * -heap[0][0]:
-        search_lower(None if time_limit is None else search * time_limit, 0)
-    # with a time limit the search resumes (new seeds) at 1/4, 1/2 and 3/4 of it, for one share each
-    resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
-    # leaf searches: the lower bound follows the upper bound's worst boxes (verinet.leaf_search); with a
-    # time limit they take at most one share of the time elapsed, without one they run each time the
-    # number of boxes doubles (deterministic)
-    leaf_state = {"seconds": 0.0, "next": 4 * batch, "round": 0}
+    top = bnb.frontier.top()
+    if objective.searching and top - bnb.lower > max(tol, 0.01) * top:
+        objective.search_lower(bnb, None if time_limit is None else search * time_limit, 0)
 
-    def search_leaves() -> None:
-        top = [e[2] for e in heapq.nsmallest(4 * _LEAF_BOXES, heap)]
-        top = [n for n in top if not n.searched and n.bound > lower][:_LEAF_BOXES]
-        if not top:
-            return
-        t = time.perf_counter()
-        for n in top:
-            n.searched = True
-        pts = leaf_candidates(network, c, norm, [(n.lo, n.hi) for n in top], free,
-                              seed=seed + 1000 * (leaf_state["round"] + 1))
-        if len(pts):
-            try_lower(pts, ev.points(pts))
-        leaf_state["round"] += 1
-        leaf_state["seconds"] += time.perf_counter() - t
-
-    def leaf_due(now: float) -> bool:
-        if not searching or boxes < leaf_state["next"]:
-            return False
-        if time_limit is None:
-            leaf_state["next"] = 2 * boxes
-            return True
-        leaf_state["next"] = boxes + batch
-        return leaf_state["seconds"] <= search * (now - t0)
-    last_report = time.perf_counter()
-    last_boxes = 0
-    status = Status.CONVERGED
-
-    while True:
-        upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
-        now = time.perf_counter()
-        if not history or history[-1][2:] != (lower, upper):
-            history.append((now - t0, boxes, lower, upper))
-        if progress is not None and now - last_report >= 1.0:
-            rate = (boxes - last_boxes) / (now - last_report)
-            progress({"seconds": now - t0, "boxes": boxes, "boxes_per_second": rate, "lower": lower,
-                      "upper": upper})
-            last_report, last_boxes = now, boxes
-        # the box that determines the upper bound may be one that cannot be refined at this precision
-        unrefinable = not heap or bool(stuck and max(n.bound for n in stuck) >= -heap[0][0])
-        stop = _stop_status(lower, upper, tol, boxes, max_boxes, now - t0, time_limit, unrefinable)
-        if stop is not None:
-            status = stop
-            break
-        if resumes and now - t0 >= resumes[0] * time_limit:
-            resumes.pop(0)
-            search_lower(search * time_limit, 3 - len(resumes))
-            continue
-        if leaf_due(now):
-            search_leaves()
-            continue
-        at_floor = polish is not None and upper - lower <= _FLOAT_FLOOR * upper
-        if at_floor and witness is not None and not witness_polished:
-            val = float(polish.points(np.array([witness]))[0])
-            witness_polished = True
-            lower = max(lower, val)  # running maximum: the lower bound never decreases
-            continue
-        # pop a batch of the most promising boxes
-        popped = [heapq.heappop(heap)[2] for _ in range(min(_pop_count(batch, len(heap), lower, upper), len(heap)))]
-        children: list = []
-        for node in popped:
-            if node.bound < lower:  # cannot contain the maximum: keep it as a leaf, do not expand
-                push(node)
-                continue
-            if node.polished:
-                # refined with mp already: split it further in mp (no neuron fixing there)
-                kids = _split(node.lo, node.hi, strategy, node.score, width0)
-                if kids is None:
-                    stuck.append(node)
-                    continue
-                for klo, khi in kids:
-                    up, sc, _, _ = polish.boxes(klo[None, :], khi[None, :], node.fix[None, :])
-                    boxes += 1
-                    kid = _Node(klo, khi, node.fix, min(float(up[0]), node.bound), sc[0], 0, -1, True)
-                    if float(up[0]) > node.bound:
-                        kid.src = node.source()
-                    push(kid)
-                    try_lower(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi),
-                              polish.points(np.clip(0.5 * klo[None, :] + 0.5 * khi[None, :], klo, khi)))
-                continue
-            if at_floor and polish is not None:
-                polish_node(node)
-                continue
-            key = node.fix.tobytes()
-            if (branch_neurons and piecewise and node.n_unstable == 0 and node.fix.any()
-                    and (key not in tried or key in null_keys)):
-                # one linear piece: its bound is exact if the part has a point; parts are often slivers
-                # that centres miss, so look for a point inside the piece (lower bounds stay rigorous:
-                # they come from enclosures at the points found)
-                fresh = key not in tried
-                tried.add(key)
-                signs = ev.pattern(node.lo, node.hi, node.fix)
-                # anywhere in the region: a point of the piece gives its exact norm as a lower bound even
-                # when the piece misses this box (each pattern is tried once)
-                x = piece_point(network, lo0, hi0, signs) if signs is not None and fresh else None
-                if x is not None:
-                    try_lower(x[None, :], ev.points(x[None, :]))
-                elif signs is not None:
-                    # no interior point found: the part may be a null set (coinciding kinks), which bounds
-                    # nothing (the constant is an essential supremum); drop it only with an exact proof
-                    null = prove_null_part(network, node.lo, node.hi, signs, _fixed_tuple(node.fix, kinked),
-                                           region_free)
-                    if null is not None:
-                        null_keys.add(key)
-                        node.bound, node.null = 0.0, null
-                        push(node)
-                        continue
-            if branch_neurons and 1 <= node.n_unstable <= branch_limit and node.cand >= 0:
-                for sign in (-1, 1):
-                    f = node.fix.copy()
-                    f[node.cand] = sign
-                    children.append((node.lo, node.hi, f, node.bound, node))
-                continue
-            kids = _split(node.lo, node.hi, strategy, node.score, width0)
-            if kids is None:
-                if polish is not None:  # too narrow to split in float64: refine with the mp backend
-                    polish_node(node)
-                else:
-                    stuck.append(node)
-                continue
-            children.extend((klo, khi, node.fix, node.bound, node) for klo, khi in kids)
-        if children:
-            evaluate(children)
-
-    upper = max(-heap[0][0] if heap else -np.inf, max((n.bound for n in stuck), default=-np.inf))
-    nodes = [e[2] for e in sorted(heap, key=lambda e: e[1])] + stuck
-    partition = tuple(n.leaf(kinked, ev.precision) for n in nodes)
+    out = bnb.run()
+    kinked = ev.kinked
+    nodes = list(out.open) + list(out.held)
+    partition = tuple(_leaf(n, kinked, ev.precision) for n in nodes)
     if c is None:  # vertex bounds are spelt out as fixed-sign parts on first use (verinet.vertex_bounds)
         n_unstable = np.array([n.n_unstable for n in nodes], dtype=np.int64)
-        partition = LazyLeaves(functools.partial(vertex_leaves, ev, partition, n_unstable, upper))
-    seconds = time.perf_counter() - t0
-    history.append((seconds, boxes, lower, upper))
+        partition = LazyLeaves(functools.partial(vertex_leaves, ev, partition, n_unstable, out.upper))
+    seconds = time.perf_counter() - t0  # building the partition included
+    history = out.history[:-1] + ((seconds, *out.history[-1][1:]),)
     return LipschitzResult(
-        lower=lower,
-        upper=upper,
-        status=status,
+        lower=out.lower,
+        upper=out.upper,
+        status=out.status,
         norm=norm,
         output=out_label,
-        boxes=boxes,
+        boxes=out.boxes,
         seconds=seconds,
         region=region,
         partition=partition,
-        witness=witness,
-        history=tuple(history),
+        witness=out.witness,
+        history=history,
         strategy=strategy,
         precision=ev.precision,
         tol=tol,

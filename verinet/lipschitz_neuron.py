@@ -49,8 +49,6 @@ upper derivative enclosures and ``|W|``). The score is ``max|v_{k,i}| · ρ_{k,i
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import time
 
 import numpy as np
@@ -62,6 +60,8 @@ from verinet.jacobian_bounds import gradient_bounds
 from verinet.network import Activation, Network
 from verinet.norms import gradient_norm_bounds
 from verinet.propagation import LayerBounds, per_layer_signs
+from verinet.search import Node, ObjectiveBase, Search, SearchConfig, neuron_children
+from verinet.witness import piece_point
 
 __all__ = ["NEURON_MIN_INPUTS", "TIGHTEN", "TIGHTENINGS", "wants_neuron_search", "neuron_lipschitz",
            "split_scores"]
@@ -216,6 +216,65 @@ def _first_unstable(ev, bounds) -> np.ndarray:
     return out
 
 
+class _SignParts(ObjectiveBase):
+    """The objective of :func:`neuron_lipschitz`: parts of one box given by fixed neuron signs.
+
+    A node's ``fix`` holds its signs, ``cand`` the neuron to split next (−1: the part is one linear piece,
+    or proved empty, ``tag``), ``bound`` the sound upper bound of the gradient norm on the part (never above
+    the parent's)."""
+
+    def __init__(self, network: Network, ev, lo0: np.ndarray, hi0: np.ndarray, split: str, tight, batch: int,
+                 time_limit: float | None, t0: float, try_lower, resume) -> None:
+        self.network, self.ev, self.lo0, self.hi0 = network, ev, lo0, hi0
+        self.split, self.tight, self.batch = split, tight, batch
+        self.time_limit, self.t0 = time_limit, t0
+        self.try_lower, self.resume = try_lower, resume
+        self.per_box = 0.0  # seconds per evaluated part (running average)
+        self.tried: set[bytes] = set()
+
+    def evaluate(self, nodes, search) -> None:
+        t = time.perf_counter()
+        F = np.array([n.fix for n in nodes], dtype=np.int8)
+        up, cand, empty = _evaluate(self.ev, self.network, self.lo0, self.hi0, F, self.split, self.tight)
+        self.per_box = (self.per_box * search.boxes + (time.perf_counter() - t)) / (search.boxes + len(F))
+        own = up
+        up = np.minimum(up, np.array([n.bound for n in nodes]))
+        for i, n in enumerate(nodes):
+            n.fix, n.bound, n.cand, n.tag = F[i], float(up[i]), int(cand[i]), bool(empty[i])
+            if not own[i] > up[i]:  # its own bound (otherwise the parent's, computed on ``n.src``)
+                n.src = None
+
+    def batch_size(self, search, now: float) -> int:
+        # batches grow with the tree (one evaluation of a large batch can take seconds on MNIST)
+        size = min(self.batch, max(1, search.boxes // 8))
+        if self.time_limit is not None and self.per_box > 0:  # end the last evaluation near the time limit
+            size = max(1, min(size, int((self.time_limit - (now - self.t0)) / (2 * self.per_box))))
+        return size
+
+    def ends_batch(self, node) -> bool:
+        return node.cand < 0  # nothing left to split: the parts below it matter less
+
+    def interject(self, search, now: float) -> bool:
+        return self.resume(now)
+
+    def expand(self, node, search) -> list:
+        if node.cand < 0 or node.bound < search.lower:
+            search.restore(node)  # a leaf whose bound is final, or one below the lower bound
+            if node.cand < 0 and not node.tag:
+                key = node.fix.tobytes()
+                if key not in self.tried:  # one linear piece: a point inside it gives its exact value
+                    self.tried.add(key)
+                    signs = self.ev.pattern(self.lo0, self.hi0, node.fix)
+                    x = piece_point(self.network, self.lo0, self.hi0, signs) if signs is not None else None
+                    if x is not None:
+                        self.try_lower(x[None, :])
+            return []
+        kids = [Node(None, None, f, node.bound) for f in neuron_children(node.fix, node.cand, _CHILD_SIGNS)]
+        for kid in kids:  # until evaluated, a child holds its parent's bound, computed on the parent's source
+            kid.src = node.source()
+        return kids
+
+
 def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out_label: str, tol: float,
                      time_limit: float | None, max_boxes: int, batch: int, samples: int, search: float,
                      seed: int, progress, t0: float, split: str = "effect", tighten: str | None = None):
@@ -236,47 +295,38 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         Rigorous ``lower ≤ L ≤ upper``; ``partition`` holds one leaf per node (the box with fixed signs).
     """
     from verinet.gradient_search import approx_region_candidates
-    from verinet.lipschitz import LipschitzResult, Status, Leaf, _fixed_tuple, _stop_status
-    from verinet.witness import piece_point
+    from verinet.lipschitz import _ZERO_FLOOR, Leaf, LipschitzResult, _fixed_tuple
 
     lo0, hi0 = region.outer_box()
     nk = ev.n_kinked
-    lower = 0.0
-    witness = None
-    boxes = 0
     tight = _Tightening(network, ev.kinked, TIGHTEN if tighten is None else tighten) \
         if ev.backend.name == "float64" else None
 
     def try_lower(points: np.ndarray) -> None:
-        nonlocal lower, witness
         if not len(points):
             return
         vals = ev.points(points)
         for i in np.argsort(-vals, kind="stable"):
-            if vals[i] <= lower:
+            if vals[i] <= bnb.lower:
                 break
             if region.contains(points[i]):
-                lower, witness = float(vals[i]), tuple(float(v) for v in points[i])
+                bnb.improve_lower(float(vals[i]), tuple(float(v) for v in points[i]))
                 break
 
-    seq = itertools.count()
-    heap: list = []  # (−bound, seq, fix, cand, final, signs of the part the bound was computed on or None)
+    def resume(now: float) -> bool:
+        """The gradient search resumes (new seeds) at 1/4, 1/2 and 3/4 of the time limit."""
+        if resumes and now - t0 >= resumes[0] * time_limit:
+            resumes.pop(0)
+            search_lower(3 - len(resumes))
+            return True
+        return False
 
-    per_box = 0.0  # seconds per evaluated part (running average)
-
-    def push_all(F: np.ndarray, parent: np.ndarray, sources: list | None = None) -> None:
-        nonlocal boxes, per_box
-        t = time.perf_counter()
-        up, cand, empty = _evaluate(ev, network, lo0, hi0, F, split, tight)
-        per_box = (per_box * boxes + (time.perf_counter() - t)) / (boxes + len(F))
-        own = up
-        up = np.minimum(up, parent)
-        boxes += len(F)
-        for i in range(len(F)):
-            src = sources[i] if sources is not None and own[i] > up[i] else None  # the parent's bound is kept
-            heapq.heappush(heap, (-float(up[i]), next(seq), F[i], int(cand[i]), bool(empty[i]), src))
-
-    push_all(np.zeros((1, nk), dtype=np.int8), np.array([np.inf]))
+    objective = _SignParts(network, ev, lo0, hi0, split, tight, batch, time_limit, t0, try_lower, resume)
+    config = SearchConfig(tol=tol, zero_floor=_ZERO_FLOOR, time_limit=time_limit, max_boxes=max_boxes)
+    report = None if progress is None else (
+        lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "lower": p.lower, "upper": p.upper}))
+    bnb = Search(objective, config, t0=t0, progress=report)
+    bnb.add([Node(None, None, np.zeros(nk, dtype=np.int8))])
     rng = np.random.default_rng(seed)
     pts = np.clip(lo0 + rng.random((max(samples, 0), len(lo0))) * (hi0 - lo0), lo0, hi0)
     try_lower(np.concatenate([np.clip(0.5 * lo0 + 0.5 * hi0, lo0, hi0)[None, :], pts]))
@@ -303,7 +353,8 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         if secs < 0.5:
             return
         # the ascent goes on from the best point so far (unless it finished there) or the new candidates
-        starts = cand.points[:8] if witness is None else np.concatenate([np.array([witness]), cand.points[:8]])
+        w = bnb.witness
+        starts = cand.points[:8] if w is None else np.concatenate([np.array([w]), cand.points[:8]])
         mc, _ = milp_candidates(network, c, ilo, ihi, seconds=secs, starts=starts, done=milp_done)
         try_lower(mc.points)
 
@@ -317,73 +368,14 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
     if searching:
         search_lower(0)
     resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
-    history: list = []
-    status = Status.CONVERGED
-    tried: set[bytes] = set()
-    last_report = time.perf_counter()
-    while True:
-        upper = -heap[0][0]
-        now = time.perf_counter()
-        if not history or history[-1][2:] != (lower, upper):
-            history.append((now - t0, boxes, lower, upper))
-        if progress is not None and now - last_report >= 1.0:
-            progress({"seconds": now - t0, "boxes": boxes, "lower": lower, "upper": upper})
-            last_report = now
-        stop = _stop_status(lower, upper, tol, boxes, max_boxes, now - t0, time_limit)
-        if stop is not None:
-            status = stop
-            break
-        if resumes and now - t0 >= resumes[0] * time_limit:
-            resumes.pop(0)
-            search_lower(3 - len(resumes))
-            continue
-        popped = []
-        # batches grow with the tree (one evaluation of a large batch can take seconds on MNIST)
-        size = min(batch, max(1, boxes // 8))
-        if time_limit is not None and per_box > 0:  # end the last evaluation near the time limit
-            size = max(1, min(size, int((time_limit - (now - t0)) / (2 * per_box))))
-        while heap and len(popped) < size:
-            e = heapq.heappop(heap)
-            if e[3] < 0:  # nothing left to split: keep it (a leaf whose bound is final)
-                popped.append(e)
-                break
-            popped.append(e)
-        kids, parents, keep, sources = [], [], [], []
-        for e in popped:
-            negb, _, F, cand, empty, src = e
-            if cand < 0 or -negb < lower:
-                keep.append(e)
-                if cand < 0 and not empty:
-                    key = F.tobytes()
-                    if key not in tried:  # one linear piece: a point inside it gives its exact value
-                        tried.add(key)
-                        signs = ev.pattern(lo0, hi0, F)
-                        x = piece_point(network, lo0, hi0, signs) if signs is not None else None
-                        if x is not None:
-                            try_lower(x[None, :])
-                continue
-            for s in _CHILD_SIGNS:
-                f = F.copy()
-                f[cand] = s
-                kids.append(f)
-                parents.append(-negb)
-                sources.append(F if src is None else src)
-        for e in keep:
-            heapq.heappush(heap, e)
-        if not kids:
-            # the top of the queue cannot be refined by neuron splits
-            status = Status.RESOLUTION
-            break
-        push_all(np.array(kids, dtype=np.int8), np.array(parents), sources)
-    upper = -heap[0][0]
-    seconds = time.perf_counter() - t0
-    history.append((seconds, boxes, lower, upper))
+    out = bnb.run()
     kinked = ev.kinked
     box = (tuple(lo0.tolist()), tuple(hi0.tolist()))
-    partition = tuple(Leaf(*box, -e[0], 53, _fixed_tuple(e[2], kinked),
-                           source=None if e[5] is None else (*box, _fixed_tuple(e[5], kinked)))
-                      for e in sorted(heap, key=lambda e: e[1]))
+    partition = tuple(Leaf(*box, n.bound, 53, _fixed_tuple(n.fix, kinked),
+                           source=None if n.src is None else (*box, _fixed_tuple(n.src[2], kinked)))
+                      for n in out.open)
     root = None if tight is None or tight.root is None else {"bounds": tight.root, "slopes": tight.root_slopes}
-    return LipschitzResult(lower=lower, upper=upper, status=status, norm=norm, output=out_label, boxes=boxes,
-                           seconds=seconds, region=region, partition=partition, witness=witness,
-                           history=tuple(history), strategy="neurons", precision=53, tol=tol, root=root)
+    return LipschitzResult(lower=out.lower, upper=out.upper, status=out.status, norm=norm, output=out_label,
+                           boxes=out.boxes, seconds=out.seconds, region=region, partition=partition,
+                           witness=out.witness, history=out.history, strategy="neurons", precision=53,
+                           tol=tol, root=root)

@@ -26,8 +26,6 @@ Mathematics:
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +44,7 @@ from verinet.network import Activation, Layer, Network
 from verinet.norms import canonical_norm, gradient_norm_bounds
 from verinet.propagation import output_bounds, propagate
 from verinet.region import Region
+from verinet.search import Node, ObjectiveBase, Search, SearchConfig, SearchOutcome, Status, bisect
 from verinet.verify import (
     BallGeometry,
     BoxGeometry,
@@ -469,71 +468,51 @@ def certified_radius(
 # a best-first search for upper bounds of a per-box quantity
 
 
-def _bound_search(evaluate, lo0, hi0, *, threshold, deadline, max_boxes, lower=lambda: 0.0, tol=1e-3,
-                  batch=64, progress=None, t0=0.0):
+class _Supremum(ObjectiveBase):
+    """Objective of :func:`_bound_search`: boxes bounded by ``evaluate(L, H) -> (upper (B,), scores (B, n))``,
+    split at one coordinate (largest width × score, else the relatively widest)."""
+
+    batch = 64
+
+    def __init__(self, evaluate, width0: np.ndarray) -> None:
+        self._evaluate = evaluate
+        self.width0 = width0
+
+    def evaluate(self, nodes, search) -> None:
+        up, sc = self._evaluate(np.array([n.lo for n in nodes]), np.array([n.hi for n in nodes]))
+        for i, n in enumerate(nodes):
+            n.bound, n.score = float(up[i]), sc[i]
+
+    def expand(self, node, search) -> list:
+        kids = bisect(node.lo, node.hi, self.width0, "influence", node.score)
+        if kids is None:  # too narrow to split in float64: its bound stays in the result
+            search.hold(node)
+            return []
+        return [Node(lo, hi) for lo, hi in kids]
+
+
+def _bound_search(evaluate, lo0, hi0, *, threshold, deadline, max_boxes, lower: float = 0.0, tol=1e-3,
+                  batch=64, progress=None, t0=0.0) -> SearchOutcome:
     """Refine ``sup`` of a quantity bounded per box by ``evaluate(L, H) -> (upper (B,), scores (B, n))``.
 
-    A box whose bound is ``≤ threshold`` is closed. Stops when all are closed (``"proved"``), when
-    ``upper − lower() ≤ tol·upper`` without a threshold (``"converged"``), on time, box budget or
-    float resolution. Returns ``(status, upper, boxes)``; ``upper`` is the max over the final partition.
+    A box whose bound is ``≤ threshold`` is closed. Stops when all are closed (``PROVED``), when
+    ``upper − lower ≤ tol·upper`` without a threshold (``CONVERGED``), on time, box budget or float
+    resolution. ``upper`` of the outcome is the max over the final partition.
     """
-    width0 = np.where(hi0 - lo0 > 0, hi0 - lo0, 1.0)
-    up, sc = evaluate(lo0[None, :], hi0[None, :])
-    heap = [(-float(up[0]), 0, lo0.copy(), hi0.copy(), sc[0])]
-    seq = itertools.count(1)
-    closed_max = -math.inf
-    stuck_max = -math.inf
-    boxes = 1
-    last = time.perf_counter()
-    status = "proved"
-    while heap:
-        top = -heap[0][0]
-        upper = max(top, closed_max, stuck_max)
-        now = time.perf_counter()
-        if progress is not None and now - last >= 1.0:
-            progress({"seconds": now - t0, "boxes": boxes, "upper": upper, "open": len(heap)})
-            last = now
-        if threshold is not None and top <= threshold:
-            break
-        if threshold is None and upper - lower() <= tol * abs(upper):
-            status = "converged"
-            break
-        if now >= deadline:
-            status = "timeout"
-            break
-        if max_boxes is not None and boxes >= max_boxes:
-            status = "box_limit"
-            break
-        kids = []
-        for _ in range(min(batch, len(heap))):
-            neg, _, lo, hi, s = heapq.heappop(heap)
-            mid = 0.5 * lo + 0.5 * hi
-            ok = (mid > lo) & (mid < hi)
-            if not ok.any():
-                stuck_max = max(stuck_max, -neg)
-                continue
-            score = np.where(ok, (hi - lo) * s, -1.0)
-            ax = int(np.argmax(score)) if score.max() > 0 else int(np.argmax(np.where(ok, (hi - lo) / width0, -1)))
-            a_hi, b_lo = hi.copy(), lo.copy()
-            a_hi[ax] = b_lo[ax] = mid[ax]
-            kids += [(lo, a_hi), (b_lo, hi)]
-        if not kids:
-            continue
-        L = np.array([k[0] for k in kids])
-        H = np.array([k[1] for k in kids])
-        up, sc = evaluate(L, H)
-        boxes += len(kids)
-        for i in range(len(kids)):
-            if threshold is not None and up[i] <= threshold:
-                closed_max = max(closed_max, float(up[i]))
-            else:
-                heapq.heappush(heap, (-float(up[i]), next(seq), L[i], H[i], sc[i]))
-    if heap and status == "proved" and threshold is not None and -heap[0][0] > threshold:
-        status = "resolution"
-    if not heap and stuck_max > (threshold if threshold is not None else -math.inf):
-        status = "resolution"
-    upper = max(-heap[0][0] if heap else -math.inf, closed_max, stuck_max)
-    return status, upper, boxes
+    objective = _Supremum(evaluate, np.where(hi0 - lo0 > 0, hi0 - lo0, 1.0))
+    objective.batch = batch
+    config = SearchConfig(tol=tol if threshold is None else None, threshold=threshold,
+                          time_limit=deadline - t0, max_boxes=max_boxes)
+    report = None if progress is None else (
+        lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "upper": p.upper, "open": p.open}))
+    search = Search(objective, config, t0=t0, progress=report, lower=lower)
+    search.add([Node(lo0.copy(), hi0.copy())])
+    return search.run()
+
+
+def _status_text(status: Status) -> str:
+    """The status words of the robustness JSON outputs (``"timeout"`` for a time limit)."""
+    return "timeout" if status is Status.TIME_LIMIT else status.value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -720,13 +699,13 @@ def global_robustness(
             infl = np.maximum(infl, J[:, k, :].mag())
         return worst, infl
 
-    status, upper, boxes = _bound_search(evaluate, lo0, hi0, threshold=eps_down, deadline=deadline,
-                                         max_boxes=max_boxes, progress=progress, t0=t0)
-    upper = min(upper, cap)
-    if status == "proved" or Fraction(upper) <= eps:
-        return done(Verdict.VERIFIED, bound=upper, lipschitz=lip, boxes=boxes)
-    return done(Verdict.TIMEOUT if status == "timeout" else Verdict.UNKNOWN, bound=upper, lipschitz=lip,
-                boxes=boxes)
+    out = _bound_search(evaluate, lo0, hi0, threshold=eps_down, deadline=deadline, max_boxes=max_boxes,
+                        progress=progress, t0=t0)
+    upper = min(out.upper, cap)
+    if out.status is Status.PROVED or Fraction(upper) <= eps:
+        return done(Verdict.VERIFIED, bound=upper, lipschitz=lip, boxes=out.boxes)
+    return done(Verdict.TIMEOUT if out.status is Status.TIME_LIMIT else Verdict.UNKNOWN, bound=upper,
+                lipschitz=lip, boxes=out.boxes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -862,6 +841,9 @@ class ParamResult:
         Rigorous lower bound of that supremum from the quantised network at sample points (0 otherwise).
     lipschitz_upper : float or None
         Upper bound of the Lipschitz constant of every member of the family on the domain.
+    status : Status
+        Why the search for ``change_upper`` stopped (:class:`verinet.search.Status`; the JSON writes
+        ``"timeout"`` for a time limit, :attr:`status_text`).
     """
 
     verdict: Verdict | None
@@ -871,11 +853,16 @@ class ParamResult:
     change_upper: float
     change_lower: float
     lipschitz_upper: float | None
-    status: str
+    status: Status
     x: tuple | None = None
     values: tuple | None = None
     boxes: int = 0
     seconds: float = 0.0
+
+    @property
+    def status_text(self) -> str:
+        """The status as the JSON output and the CLI write it."""
+        return _status_text(self.status)
 
     def to_json(self) -> dict:
         return {
@@ -887,7 +874,7 @@ class ParamResult:
             "change_upper_exact": _s(self.change_upper),
             "change_lower": _f(self.change_lower),
             "lipschitz_upper": _f(self.lipschitz_upper),
-            "status": self.status,
+            "status": self.status_text,
             "counterexample": None if self.x is None else {"x": _vec(self.x), "f": _vec(self.values[0]),
                                                            "f_quantized": _vec(self.values[1])},
             "boxes": self.boxes,
@@ -955,9 +942,8 @@ def _family_lipschitz(family, region, norm, outs, deadline, max_boxes) -> float:
             up = np.maximum(up, gradient_norm_bounds(J[:, k, :], norm)[1])
         return up, J[:, list(outs), :].mag().max(axis=1)
 
-    _, upper, _ = _bound_search(evaluate, lo0, hi0, threshold=None, deadline=deadline, max_boxes=max_boxes,
-                                tol=1e-2)
-    return upper
+    return _bound_search(evaluate, lo0, hi0, threshold=None, deadline=deadline, max_boxes=max_boxes,
+                         tol=1e-2).upper
 
 
 def parameter_robustness(
@@ -1044,7 +1030,7 @@ def parameter_robustness(
     if found is not None:
         x, vals = found
         return ParamResult(Verdict.FALSIFIED, perturbation, eps, outs, math.inf, float_down(best[0]), None,
-                           "falsified", x, vals, 0, time.perf_counter() - t0)
+                           Status.FALSIFIED, x, vals, 0, time.perf_counter() - t0)
 
     change = _ChangeBound(network, family)
 
@@ -1054,16 +1040,16 @@ def parameter_robustness(
 
     lo0, hi0 = region.outer_box()
     share = deadline if not lipschitz else t0 + 0.6 * time_limit
-    status, upper, boxes = _bound_search(evaluate, lo0, hi0, threshold=None if eps is None else float_down(eps),
-                                         deadline=share, max_boxes=max_boxes, lower=lambda: float(best[0]),
-                                         tol=1e-2, progress=progress, t0=t0)
+    threshold = None if eps is None else float_down(eps)
+    out = _bound_search(evaluate, lo0, hi0, threshold=threshold, deadline=share, max_boxes=max_boxes,
+                        lower=float(best[0]), tol=1e-2, progress=progress, t0=t0)
     lip = _family_lipschitz(family, region, norm, outs, deadline, max_boxes) if lipschitz else None
     verdict = None
     if eps is not None:
-        if Fraction(upper) <= eps:
+        if Fraction(out.upper) <= eps:
             verdict = Verdict.VERIFIED
         else:
-            verdict = Verdict.TIMEOUT if status == "timeout" else Verdict.UNKNOWN
-    return ParamResult(verdict, perturbation, eps, outs, upper, float_down(best[0]), lip, status,
-                       best[1][0] if best[1] else None, best[1][1] if best[1] else None, boxes,
+            verdict = Verdict.TIMEOUT if out.status is Status.TIME_LIMIT else Verdict.UNKNOWN
+    return ParamResult(verdict, perturbation, eps, outs, out.upper, float_down(best[0]), lip, out.status,
+                       best[1][0] if best[1] else None, best[1][1] if best[1] else None, out.boxes,
                        time.perf_counter() - t0)

@@ -308,7 +308,7 @@ def params(model, box, domain, relative, absolute, quantize, weights_only, epsil
     r = _interruptible(lambda: parameter_robustness(net, region, perturbation=pert, epsilon=eq, norm=norm, output=k,
                                                     time_limit=time_limit, lipschitz=not no_lipschitz,
                                                     progress=prog), prog.last, as_json)
-    lines = [r.verdict.value if r.verdict is not None else r.status, f"{pert.describe()} on the {region.describe()}:",
+    lines = [r.verdict.value if r.verdict is not None else r.status_text, f"{pert.describe()} on the {region.describe()}:",
              f"  output change <= {r.change_upper!r}  (>= {r.change_lower!r} observed)"]
     if r.lipschitz_upper is not None:
         lines.append(f"  Lipschitz constant of every perturbed network <= {r.lipschitz_upper!r}")
