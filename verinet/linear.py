@@ -546,27 +546,29 @@ def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPre
     ``n_j`` floats ``t`` (no products, so no underflow) has ``|Σt − fl(Σt)| ≤ γ_n Σ|t|`` and
     ``Σ|t| ≤ fl(Σ|t|)/(1 − γ_n)`` (Higham Thm 3.5, any order): the kernel's ``γ_n S + nη`` over-covers it.
     """
-    E = np.where(np.isfinite(E), E, 0.0)
-    live = np.isfinite(acc)
-    M = Lt + E  # round to nearest: monotone, so M − Lt has the sign of E
-    Dlo = R.sub_down(M, Lt)
-    Dhi = R.sub_up(M, Lt)
-    t = np.maximum(np.maximum(R.mul_up(Dlo, L.blo), R.mul_up(Dlo, L.bhi)),
-                   np.maximum(R.mul_up(Dhi, L.blo), R.mul_up(Dhi, L.bhi)))
-    dmax = np.maximum(np.abs(Dlo), np.abs(Dhi))
-    e = np.where(dmax == 0.0, 0.0, R.mul_up(dmax, w_rows))  # ≥ |D_i| w_i (never 0·inf)
-    c = t.sum(axis=1)
-    s = np.abs(t).sum(axis=1)
-    es = e.sum(axis=1)
-    ok = np.isfinite(M).all(axis=1) & np.isfinite(c) & np.isfinite(s) & np.isfinite(es)
-    up_ = R.next_up
-    rho = up_(up_(L.gam_out * up_(up_(s + L.neta_out) * L.inv_out)) + L.neta_out)  # ≥ γ_n S + nη
-    ebound = up_(up_(es + L.neta_out) * L.inv_out)  # ≥ exact Σ |D_i| w_i (non-negative terms)
-    add = up_(up_(c + rho) + ebound)
-    ok &= np.isfinite(add)
-    acc[:] = np.where(ok & live, up_(acc + np.where(ok, add, 0.0)), np.inf)
-    dead = ~np.isfinite(acc)
-    Lt[:] = np.where(dead[:, None], 0.0, M)
+    # overflow to ±inf is handled below (a non-finite term kills the row): no warnings
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        E = np.where(np.isfinite(E), E, 0.0)
+        live = np.isfinite(acc)
+        M = Lt + E  # round to nearest: monotone, so M − Lt has the sign of E
+        Dlo = R.sub_down(M, Lt)
+        Dhi = R.sub_up(M, Lt)
+        t = np.maximum(np.maximum(R.mul_up(Dlo, L.blo), R.mul_up(Dlo, L.bhi)),
+                       np.maximum(R.mul_up(Dhi, L.blo), R.mul_up(Dhi, L.bhi)))
+        dmax = np.maximum(np.abs(Dlo), np.abs(Dhi))
+        e = np.where(dmax == 0.0, 0.0, R.mul_up(dmax, w_rows))  # ≥ |D_i| w_i (never 0·inf)
+        c = t.sum(axis=1)
+        s = np.abs(t).sum(axis=1)
+        es = e.sum(axis=1)
+        ok = np.isfinite(M).all(axis=1) & np.isfinite(c) & np.isfinite(s) & np.isfinite(es)
+        up_ = R.next_up
+        rho = up_(up_(L.gam_out * up_(up_(s + L.neta_out) * L.inv_out)) + L.neta_out)  # ≥ γ_n S + nη
+        ebound = up_(up_(es + L.neta_out) * L.inv_out)  # ≥ exact Σ |D_i| w_i (non-negative terms)
+        add = up_(up_(c + rho) + ebound)
+        ok &= np.isfinite(add)
+        acc[:] = np.where(ok & live, up_(acc + np.where(ok, add, 0.0)), np.inf)
+        dead = ~np.isfinite(acc)
+        Lt[:] = np.where(dead[:, None], 0.0, M)
     return bool((Lt[~dead] != 0.0).any())
 
 
