@@ -590,8 +590,10 @@ class SlopeTightener:
         if betas is None:
             split = None
         sub_b = None if betas is None else [b[rows] for b in betas]
-        _, _, saved = _crown(layers, lows, ups, box[rows], atoms[rows], xl, xu, [s[rows] for s in slopes],
-                             grad=False, fixed=fixed, split=split, betas=sub_b)
+        plan = _CrownPlan(layers, lows, ups, box[rows], atoms[rows], xl, xu, fixed=fixed, split=split,
+                          dtype=self.dtype)
+        _, _, saved = plan.run([np.asarray(s[rows], dtype=self.dtype) for s in slopes], False,
+                               None if split is None else [np.asarray(b, dtype=self.dtype) for b in sub_b])
         widths = [layers[k].n_out for k in self.kinked]
         out = np.zeros((B, sum(widths)))
         off = 0
