@@ -62,13 +62,13 @@ def instances(which: str) -> list[Instance]:
 def decide(inst: Instance, limit: float, bounds: str):
     t0 = time.perf_counter()
     if not (inst.onnx.is_file() and inst.vnnlib.is_file()):
-        return "missing", 0.0
+        return "missing", 0.0, 0
     net, prop = load_instance(inst.onnx, inst.vnnlib)
     res = verify_vnnlib(net, prop, timeout=max(limit - (time.perf_counter() - t0), 0.01), bounds=bounds)
     secs = time.perf_counter() - t0
     if res.result == "sat":  # independent exact re-check of the witness
         assert prop.violated_by_exact(res.x, net.evaluate_exact(res.x)), "witness does not violate"
-    return res.result, secs
+    return res.result, secs, res.boxes
 
 
 def run(args) -> int:
@@ -77,7 +77,8 @@ def run(args) -> int:
     for which in args.set.split(","):
         rows = []
         print(f"\n## {which}  ({platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()})\n")
-        head = "| network | property | expected | result | seconds | limit | status | load |"
+        # boxes/s (nodes of the search per second) is less sensitive to the machine's load than seconds
+        head = "| network | property | expected | result | seconds | limit | status | boxes | boxes/s | load |"
         if args.baseline:
             head += " baseline | seconds | ratio |"
         print(head)
@@ -85,7 +86,7 @@ def run(args) -> int:
         for inst in instances(which):
             limit = args.timeout if args.timeout is not None else inst.timeout
             exp = EXPECTED.get((inst.onnx.stem, inst.vnnlib.stem))
-            result, secs = decide(inst, limit, "auto")
+            result, secs, boxes = decide(inst, limit, "auto")
             if result == "missing":
                 status = "skipped"
             elif exp is None:
@@ -95,9 +96,9 @@ def run(args) -> int:
             else:
                 status = "open"
             line = (f"| {inst.onnx.stem} | {inst.vnnlib.stem} | {exp or '?'} | {result} | {secs:.2f} | {limit:g} | "
-                    f"{status} | {os.getloadavg()[0]:.1f} |")
+                    f"{status} | {boxes} | {boxes / max(secs, 1e-9):.0f} | {os.getloadavg()[0]:.1f} |")
             if args.baseline and result != "missing":
-                b_res, b_secs = decide(inst, limit, "linear")
+                b_res, b_secs, _ = decide(inst, limit, "linear")
                 line += f" {b_res} | {b_secs:.2f} | {b_secs / max(secs, 1e-9):.2f} |"
             print(line, flush=True)
             rows.append((result, secs, status))

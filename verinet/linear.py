@@ -541,33 +541,76 @@ def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPre
     a row whose terms are not finite becomes dead (``acc = +inf``, coefficients 0). Returns whether some live
     coefficient is nonzero.
 
-    Rounding (two lines each): ``D ∈ [sub_down(M̂, Λ̂), sub_up(M̂, Λ̂)]`` and ``D_i b_i`` is bilinear, so its
-    maximum over that box and ``[b_lo, b_hi]`` is at a corner, each corner product rounded up. A sum of
+    Rounding (two lines each): ``D ∈ [down(d), up(d)]`` with ``d = fl(M̂ − Λ̂)`` (``d = 0`` only when ``D = 0``:
+    gradual underflow) and ``D_i b_i`` is bilinear, so its maximum over that box and ``[b_lo, b_hi]`` is at a
+    corner, each corner product rounded up. A sum of
     ``n_j`` floats ``t`` (no products, so no underflow) has ``|Σt − fl(Σt)| ≤ γ_n Σ|t|`` and
     ``Σ|t| ≤ fl(Σ|t|)/(1 − γ_n)`` (Higham Thm 3.5, any order): the kernel's ``γ_n S + nη`` over-covers it.
     """
-    E = np.where(np.isfinite(E), E, 0.0)
-    live = np.isfinite(acc)
-    M = Lt + E  # round to nearest: monotone, so M − Lt has the sign of E
-    Dlo = R.sub_down(M, Lt)
-    Dhi = R.sub_up(M, Lt)
-    t = np.maximum(np.maximum(R.mul_up(Dlo, L.blo), R.mul_up(Dlo, L.bhi)),
-                   np.maximum(R.mul_up(Dhi, L.blo), R.mul_up(Dhi, L.bhi)))
-    dmax = np.maximum(np.abs(Dlo), np.abs(Dhi))
-    e = np.where(dmax == 0.0, 0.0, R.mul_up(dmax, w_rows))  # ≥ |D_i| w_i (never 0·inf)
-    c = t.sum(axis=1)
-    s = np.abs(t).sum(axis=1)
-    es = e.sum(axis=1)
-    ok = np.isfinite(M).all(axis=1) & np.isfinite(c) & np.isfinite(s) & np.isfinite(es)
-    up_ = R.next_up
-    rho = up_(up_(L.gam_out * up_(up_(s + L.neta_out) * L.inv_out)) + L.neta_out)  # ≥ γ_n S + nη
-    ebound = up_(up_(es + L.neta_out) * L.inv_out)  # ≥ exact Σ |D_i| w_i (non-negative terms)
-    add = up_(up_(c + rho) + ebound)
-    ok &= np.isfinite(add)
-    acc[:] = np.where(ok & live, up_(acc + np.where(ok, add, 0.0)), np.inf)
-    dead = ~np.isfinite(acc)
-    Lt[:] = np.where(dead[:, None], 0.0, M)
-    return bool((Lt[~dead] != 0.0).any())
+    E = np.ascontiguousarray(E, dtype=np.float64)
+    w_rows = np.ascontiguousarray(w_rows, dtype=np.float64)
+    return _split_kernel(Lt, E, w_rows, np.ascontiguousarray(L.blo, dtype=np.float64),
+                         np.ascontiguousarray(L.bhi, dtype=np.float64), L.gam_out, L.inv_out, L.neta_out, acc)
+
+
+@njit(cache=True, fastmath=False)
+def _split_kernel(Lt, E, w, blo, bhi, gam, inv, neta, acc):  # pragma: no cover - compiled
+    """The loop of :func:`_split_terms` (proof there), in place. ``up``/``down`` bound the exact value of the
+    round-to-nearest result they wrap (:mod:`intervals._kernels`); an entry with ``E_i = 0`` (or non-finite,
+    counted as 0) leaves ``M̂_i = Λ̂_i`` exactly, so ``D_i = 0`` and it adds nothing."""
+    P, n = Lt.shape
+    nonzero = False
+    for p in range(P):
+        c = 0.0  # Σ t_i, t_i ≥ max over the corners of D_i b_i
+        s = 0.0  # Σ |t_i|
+        es = 0.0  # Σ e_i, e_i ≥ |D_i| w_i
+        finite = True
+        for i in range(n):
+            e = E[p, i]
+            if e == 0.0 or not np.isfinite(e):
+                continue
+            lt = Lt[p, i]
+            m = lt + e  # round to nearest: monotone, so m − lt has the sign of e (or is 0)
+            if not np.isfinite(m):
+                finite = False
+                continue
+            d = m - lt
+            if d == 0.0:  # RN of the exact difference is 0 only when it is exactly 0 (no underflow in a sum)
+                continue
+            dlo = down(d)  # ≤ D_i = m − lt (exact real) ≤ dhi
+            dhi = up(d)
+            t = -np.inf
+            for dd in (dlo, dhi):
+                for bb in (blo[i], bhi[i]):
+                    q = 0.0 if (dd == 0.0 or bb == 0.0) else up(dd * bb)
+                    t = max(t, q)
+            dmax = max(abs(dlo), abs(dhi))
+            wi = w[p, i]
+            ew = 0.0 if (dmax == 0.0 or wi == 0.0) else up(dmax * wi)
+            c += t
+            s += abs(t)
+            es += ew
+        ok = finite and np.isfinite(c) and np.isfinite(s) and np.isfinite(es) and np.isfinite(acc[p])
+        if ok:
+            rho = up(up(gam * up(up(s + neta) * inv)) + neta)  # ≥ γ_n S + nη
+            ebound = up(up(es + neta) * inv)  # ≥ exact Σ |D_i| w_i (non-negative terms)
+            add = up(up(c + rho) + ebound)
+            ok = np.isfinite(add)
+            if ok:
+                acc[p] = up(acc[p] + add)
+                ok = np.isfinite(acc[p])
+        if not ok:
+            acc[p] = np.inf
+            for i in range(n):
+                Lt[p, i] = 0.0
+            continue
+        for i in range(n):
+            e = E[p, i]
+            if e != 0.0 and np.isfinite(e):
+                Lt[p, i] = Lt[p, i] + e
+            if Lt[p, i] != 0.0:
+                nonzero = True
+    return nonzero
 
 
 def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> int:

@@ -289,7 +289,7 @@ class _Enclosure:
             with np.errstate(over="ignore", invalid="ignore"):
                 gap = np.where(free, -lo * hi / (hi - lo), -1.0)
             score = np.where(free, np.nan_to_num(gap, nan=0.0, posinf=1e300) * self.influence[off:off + n], -1.0)
-            if scores is not None:  # the intercept a split removes from the worst atom's bound (BaBSR)
+            if scores is not None:  # the intercepts a split removes from the open atoms' bounds (BaBSR)
                 tie = np.maximum(score, 0.0) / max(float(score.max()), 1e-300)  # in [0, 1]: breaks ties only
                 score = np.where(free, scores[:, off:off + n] + 1e-12 * tie, -1.0)
             j = np.argmax(score, axis=1)
@@ -557,7 +557,8 @@ def search_spec(
     inputs, see :class:`verinet.alpha.SlopeTightener`) the root's hidden-layer bounds are optimised too, boxes
     are split on neurons whenever one is unstable, the two parts keep their parent's hidden-layer enclosures
     (clamped to the new sign) and only the output is re-bounded, with multipliers for the split constraints
-    (β-CROWN; warm-started from the parent), and the split scores come from the worst atom's bound.
+    (β-CROWN; warm-started from the parent), and the split scores come from the bounds of the atoms that
+    keep the box open.
     (Measured before the multipliers: splitting on neurons whenever one is unstable needed more time than
     input splitting on ACAS Xu and on a 32-input network, so low-dimensional inputs keep bisection.)
 
