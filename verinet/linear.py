@@ -624,43 +624,87 @@ def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, 
     A, d, bb = A[order], d[order], bb[order]
     boxes, start, count = np.unique(bb, return_index=True, return_counts=True)
     sel = count >= 2  # one halfspace alone is handled exactly by _tighten_box
-    boxes, start, count = boxes[sel], start[sel], count[sel]
-    if not len(boxes):
+    if not sel.any():
         return out
+    group = np.repeat(np.arange(len(boxes)), count)  # each row's box (among the unique ones)
+    pos = np.arange(len(bb)) - np.repeat(start, count)  # each row's place within its box
+    boxes, count = boxes[sel], count[sel]
+    mine = sel[group]
+    slot = (np.cumsum(sel) - 1)[group[mine]]
     Bn, Qm, n = len(boxes), int(count.max()), A.shape[1]
     As = np.zeros((Bn, Qm, n))
     ds = np.zeros((Bn, Qm))
     live = np.zeros((Bn, Qm), dtype=bool)
-    for i, (s0, c) in enumerate(zip(start, count)):
-        As[i, :c], ds[i, :c], live[i, :c] = A[s0:s0 + c], d[s0:s0 + c], True
+    As[slot, pos[mine]], ds[slot, pos[mine]], live[slot, pos[mine]] = A[mine], d[mine], True
     with np.errstate(all="ignore"):
         nrm = np.linalg.norm(As, axis=2)
         scale = np.where(nrm > 0, 1.0 / np.where(nrm > 0, nrm, 1.0), 0.0)
         An, dn = As * scale[:, :, None], ds * scale
         lo, hi = xl[boxes], xu[boxes]
-        lam = np.where(live, 1.0, 0.0)
-        lam /= lam.sum(axis=1, keepdims=True)
-        width = np.linalg.norm(hi - lo, axis=1)[:, None] + 1e-300
-        best = np.full(Bn, -np.inf)
-        best_lam = lam.copy()
-        for _ in range(iters):
-            cvec = np.einsum("bq,bqn->bn", lam, An)
-            x = np.where(cvec > 0, lo, hi)  # minimiser of the combined row over the box
-            g = np.einsum("bqn,bn->bq", An, x) - dn
-            phi = (lam * g).sum(axis=1)
-            better = phi > best
-            best = np.where(better, phi, best)
-            best_lam = np.where(better[:, None], lam, best_lam)
-            if (best > 0).all():
-                break
-            # ascent along the supergradient g: weight moves to the rows the minimiser violates
-            lam = np.where(live, lam * np.exp(np.clip(4.0 * g / width, -30, 30)), 0.0)
-            lam /= np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
+        width = np.linalg.norm(hi - lo, axis=1) + 1e-300
+    best, best_lam = _farkas_search(An, dn, live, count, lo, hi, width, iters)
     cand = np.flatnonzero(best > 0)
     if len(cand):
         proved = _farkas_lower(best_lam[cand] * scale[cand], As[cand], ds[cand], lo[cand], hi[cand]) > 0
         out[boxes[cand[proved]]] = True
     return out
+
+
+@njit(cache=True, fastmath=False)
+def _farkas_search(An, dn, live, count, lo, hi, width, iters):  # pragma: no cover
+    """Float search behind :func:`_farkas_empty` (heuristic: only its result's check is rigorous).
+
+    Per box ``b`` (rows ``An[b, :count[b]]`` of unit norm): exponentiated supergradient ascent of
+    ``φ(λ) = min_{x ∈ box} Σ_i λ_i (a_i·x − d_i)`` on the simplex; returns the best ``φ`` (B,) and its ``λ``
+    (B, Q). A box stops when ``φ > 0`` (a candidate) or when the minimiser ``x`` satisfies every row with a
+    margin: then the system has a point and no ``λ`` can give ``φ > 0``."""
+    Bn, Qm, n = An.shape
+    best = np.full(Bn, -np.inf)
+    best_lam = np.zeros((Bn, Qm))
+    lam = np.zeros(Qm)
+    cvec = np.zeros(n)
+    x = np.zeros(n)
+    g = np.zeros(Qm)
+    for b in range(Bn):
+        Q = count[b]
+        for q in range(Q):
+            lam[q] = 1.0 / Q
+        xmax = 0.0
+        for j in range(n):
+            xmax = max(xmax, abs(lo[b, j]), abs(hi[b, j]))
+        margin = 1e-9 * (1.0 + xmax)
+        for _ in range(iters):
+            for j in range(n):
+                cvec[j] = 0.0
+            for q in range(Q):
+                for j in range(n):
+                    cvec[j] += lam[q] * An[b, q, j]
+            for j in range(n):
+                x[j] = lo[b, j] if cvec[j] > 0 else hi[b, j]
+            phi = 0.0
+            gmax = -np.inf
+            for q in range(Q):
+                t = -dn[b, q]
+                for j in range(n):
+                    t += An[b, q, j] * x[j]
+                g[q] = t
+                phi += lam[q] * t
+                gmax = max(gmax, t)
+            if phi > best[b]:
+                best[b] = phi
+                for q in range(Q):
+                    best_lam[b, q] = lam[q]
+            if best[b] > 0 or gmax < -margin:
+                break
+            tot = 0.0
+            for q in range(Q):
+                e = min(max(4.0 * g[q] / width[b], -30.0), 30.0)
+                lam[q] = lam[q] * np.exp(e) if live[b, q] else 0.0
+                tot += lam[q]
+            tot = max(tot, 1e-300)
+            for q in range(Q):
+                lam[q] /= tot
+    return best, best_lam
 
 
 def _farkas_lower(lam: np.ndarray, A: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
