@@ -570,6 +570,94 @@ def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPre
     return bool((Lt[~dead] != 0.0).any())
 
 
+# directed scalar operations for compiled kernels, each the twin of one in intervals.rounding (round to
+# nearest, then one ulp outward unless the result is proved exact: TwoSum for sums, a zero or infinite
+# operand for products and quotients)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_add_up(a, b):  # pragma: no cover - compiled
+    s = a + b
+    if np.isinf(a) or np.isinf(b):
+        return s
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)  # TwoSum: a + b = s + e exactly when s is finite
+    return s if (np.isfinite(s) and np.isfinite(e) and e <= 0) else np.nextafter(s, np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_add_down(a, b):  # pragma: no cover - compiled
+    return -_s_add_up(-a, -b)  # negation is exact
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_mul_up(a, b):  # pragma: no cover - compiled
+    p = a * b
+    if a == 0 or b == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if p == 0 else p
+    return np.nextafter(p, np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_mul_down(a, b):  # pragma: no cover - compiled
+    p = a * b
+    if a == 0 or b == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if p == 0 else p
+    return np.nextafter(p, -np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_div(a, b, upward):  # pragma: no cover - compiled
+    q = a / b
+    if a == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if q == 0 else q
+    return np.nextafter(q, np.inf if upward else -np.inf)
+
+
+@njit(cache=True, fastmath=False)
+def _tighten_box_kernel(A, d, bb, xl, xu, gam, inv):  # pragma: no cover - compiled
+    """:func:`_tighten_box` (its docstring has the rounding argument); every row reads the boxes as they
+    were on entry. Returns how many bounds moved."""
+    Q, n = A.shape
+    lo0 = xl.copy()
+    hi0 = xu.copy()
+    m_up = np.empty(n)
+    for q in range(Q):
+        b = bb[q]
+        ok = np.isfinite(d[q])
+        S_dn = 0.0
+        E = 0.0
+        for j in range(n):
+            a = A[q, j]
+            ok = ok and np.isfinite(a)
+            m_dn = min(_s_mul_down(a, lo0[b, j]), _s_mul_down(a, hi0[b, j]))
+            m_up[j] = min(_s_mul_up(a, lo0[b, j]), _s_mul_up(a, hi0[b, j]))
+            ok = ok and np.isfinite(m_up[j])
+            S_dn += m_dn
+            E += abs(m_dn)
+        err = _s_mul_up(gam, _s_mul_up(E, inv))
+        S = _s_add_down(S_dn, -err)  # ≤ Σ_l m_l
+        if not (ok and np.isfinite(S)):
+            continue
+        for j in range(n):
+            a = A[q, j]
+            if a == 0:
+                continue
+            rest = _s_add_down(S, -m_up[j])  # ≤ Σ_{l≠j} m_l
+            r = _s_add_up(d[q], -rest)  # ≥ A_j x_j
+            if not np.isfinite(r):
+                continue
+            if a > 0:
+                xu[b, j] = min(xu[b, j], _s_div(r, a, True))
+            else:
+                xl[b, j] = max(xl[b, j], _s_div(r, a, False))
+    moved = 0
+    for b in range(xl.shape[0]):
+        for j in range(n):
+            moved += (xl[b, j] != lo0[b, j]) + (xu[b, j] != hi0[b, j])
+    return moved
+
+
 def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> int:
     """Shrink the boxes ``[xl, xu]`` (B, n), in place, to the bounding boxes of their intersections with
     the halfspaces ``A[q]·x ≤ d[q]`` (of box ``bb[q]``); returns how many bounds moved.
@@ -581,25 +669,11 @@ def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, x
     directed, and the division by ``A_j`` rounds up (``A_j > 0``: an upper end) or down (``A_j < 0``).
     Rows with a non-finite entry are skipped (no information). An emptied box has ``xl > xu`` somewhere.
     """
-    n = xl.shape[1]
-    gam, inv, _ = _consts(n)
-    lo, hi = xl[bb], xu[bb]
+    gam, inv, _ = _consts(xl.shape[1])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        m_dn = np.minimum(R.mul_down(A, lo), R.mul_down(A, hi))
-        m_up = np.minimum(R.mul_up(A, lo), R.mul_up(A, hi))
-        E = np.abs(m_dn).sum(axis=1)
-        err = R.mul_up(gam, R.mul_up(E, inv))
-        S = R.sub_down(m_dn.sum(axis=1), err)  # ≤ Σ_l m_l
-        rest = R.sub_down(S[:, None], m_up)  # ≤ Σ_{l≠j} m_l
-        r = R.sub_up(d[:, None], rest)  # ≥ d − Σ_{l≠j} m_l  ≥  A_j x_j
-        ok = np.isfinite(S) & np.isfinite(d) & np.isfinite(A).all(axis=1) & np.isfinite(m_up).all(axis=1)
-        ok = ok[:, None] & np.isfinite(r)
-        new_hi = np.where(ok & (A > 0), R.div_up(r, np.where(A > 0, A, 1.0)), np.inf)
-        new_lo = np.where(ok & (A < 0), R.div_down(r, np.where(A < 0, A, -1.0)), -np.inf)
-    before_lo, before_hi = xl.copy(), xu.copy()
-    np.minimum.at(xu, bb, new_hi)
-    np.maximum.at(xl, bb, new_lo)
-    return int((xl != before_lo).sum() + (xu != before_hi).sum())
+        return int(_tighten_box_kernel(np.ascontiguousarray(A, dtype=np.float64),
+                                       np.ascontiguousarray(d, dtype=np.float64),
+                                       np.ascontiguousarray(bb, dtype=np.int64), xl, xu, gam, inv))
 
 
 def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, iters: int = 60) -> np.ndarray:
