@@ -231,11 +231,12 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
     return lower.reshape(lead), upper.reshape(lead)
 
 
-def _point_bounds(Jf: np.ndarray, lower_too: bool = True,
-                  upper_too: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _point_bounds(Jf: np.ndarray, lower_too: bool = True, upper_too: bool = True,
+                  vectors_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`norm2_point_bounds` of a stack (B, m, n), and the float top right singular vectors (B, n)
     (``lower_too=False``: the lower bounds are left at 0 and only the singular values are computed;
-    ``upper_too=False``: the upper bounds are left at ``inf``, no verified Cholesky)."""
+    ``upper_too=False``: the upper bounds are left at ``inf``, no verified Cholesky; ``vectors_only``: the
+    singular vectors without the lower bounds, which stay 0)."""
     B, m, n = Jf.shape
     lower = np.zeros(B)
     upper = np.zeros(B)
@@ -258,9 +259,10 @@ def _point_bounds(Jf: np.ndarray, lower_too: bool = True,
             upper[idx] = _unscale_up(up, e)
         else:
             upper[idx] = np.inf
-        if lower_too:
+        if lower_too and not vectors_only:
             low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
             lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
+        if lower_too:
             V[idx] = Vt[:, 0, :]
     return lower, upper, V
 
@@ -331,7 +333,7 @@ def norm2_interval_bounds(lo, hi, *, lower: bool = True, upper: bool = True) -> 
         mid, rad = _mid_rad(lof[idx], hif[idx])
         finite_rad = np.isfinite(rad).all(axis=(-2, -1))
         rad = np.where(finite_rad[:, None, None], rad, 0.0)
-        _, mid_up, V = _point_bounds(mid, lower, want_upper)
+        _, mid_up, V = _point_bounds(mid, lower, want_upper, vectors_only=True)  # the lower bound is below
         if want_upper:
             # ‖J‖₂ ≤ ‖mid‖₂ + ‖rad‖₂ with the cheap ‖rad‖₂ ≤ √(‖rad‖₁‖rad‖∞) first; the Collatz–Wielandt
             # bounds of ‖rad‖₂ and ‖mag‖₂ (power iterations) only where the radius matters: ‖mag‖₂ ≥ ‖mid‖₂
@@ -340,11 +342,12 @@ def norm2_interval_bounds(lo, hi, *, lower: bool = True, upper: bool = True) -> 
             rad_up = np.where(finite_rad, _two_norm_bound(rad), np.inf)
             up = R.add_up(mid_up, rad_up)
             wide = np.flatnonzero(~(rad_up <= 2.0**-40 * mid_up))
-            if wide.size:
-                rad_cw = np.where(finite_rad[wide], norm2_nonneg_upper(rad[wide]), np.inf)
+            if wide.size:  # one call for the radii and the magnitudes
                 mag = np.maximum(np.abs(lof[idx[wide]]), np.abs(hif[idx[wide]]))
+                cw = norm2_nonneg_upper(np.concatenate([rad[wide], mag]))
+                rad_cw = np.where(finite_rad[wide], cw[:wide.size], np.inf)
                 up[wide] = np.minimum(R.add_up(mid_up[wide], np.minimum(rad_cw, rad_up[wide])),
-                                      norm2_nonneg_upper(mag))
+                                      cw[wide.size:])
             upper[idx] = up
         # lower: v = top right singular vector of mid; {Jv} ⊆ mid·v ± (ρ + rad·|v|)
         if lower and np.any(mid != 0):
