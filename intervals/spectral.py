@@ -231,9 +231,12 @@ def norm2_point_bounds(J) -> tuple[np.ndarray, np.ndarray]:
     return lower.reshape(lead), upper.reshape(lead)
 
 
-def _point_bounds(Jf: np.ndarray, lower_too: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _point_bounds(Jf: np.ndarray, lower_too: bool = True, upper_too: bool = True,
+                  vectors_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`norm2_point_bounds` of a stack (B, m, n), and the float top right singular vectors (B, n)
-    (``lower_too=False``: the lower bounds are left at 0 and only the singular values are computed)."""
+    (``lower_too=False``: the lower bounds are left at 0 and only the singular values are computed;
+    ``upper_too=False``: the upper bounds are left at ``inf``, no verified Cholesky; ``vectors_only``: the
+    singular vectors without the lower bounds, which stay 0)."""
     B, m, n = Jf.shape
     lower = np.zeros(B)
     upper = np.zeros(B)
@@ -251,11 +254,15 @@ def _point_bounds(Jf: np.ndarray, lower_too: bool = True) -> tuple[np.ndarray, n
             _, sv, Vt = np.linalg.svd(Ms)
         else:
             sv = np.linalg.svd(X, compute_uv=False)  # candidates only: the check below is rigorous
-        up = R.add_up(_point_upper(np.ascontiguousarray(X), sv[:, 0]), delta)
-        upper[idx] = _unscale_up(up, e)
-        if lower_too:
+        if upper_too:
+            up = R.add_up(_point_upper(np.ascontiguousarray(X), sv[:, 0]), delta)
+            upper[idx] = _unscale_up(up, e)
+        else:
+            upper[idx] = np.inf
+        if lower_too and not vectors_only:
             low = np.maximum(R.sub_down(_point_lower(Ms, Vt[:, 0, :]), delta), 0.0)
             lower[idx] = np.minimum(_unscale_down(low, e), upper[idx])
+        if lower_too:
             V[idx] = Vt[:, 0, :]
     return lower, upper, V
 
@@ -298,10 +305,11 @@ def norm2_nonneg_upper(M) -> np.ndarray:
     return out.reshape(lead)
 
 
-def norm2_interval_bounds(lo, hi, *, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def norm2_interval_bounds(lo, hi, *, lower: bool = True, upper: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(lower, upper)`` with ``lower ≤ ‖J‖₂ ≤ upper`` for every ``J`` with ``lo ≤ J ≤ hi`` (stacks (..., m, n)).
 
-    ``lower=False`` skips the lower bounds (returned as 0) when only the upper bounds are needed.
+    ``lower=False`` skips the lower bounds (returned as 0) when only the upper bounds are needed, and
+    ``upper=False`` the upper bounds (returned as ``inf``; the lower bounds do not use them).
 
     Examples
     --------
@@ -315,6 +323,7 @@ def norm2_interval_bounds(lo, hi, *, lower: bool = True) -> tuple[np.ndarray, np
     lead, (m, n) = lo.shape[:-2], lo.shape[-2:]
     lof, hif = lo.reshape((-1, m, n)), hi.reshape((-1, m, n))
     B = lof.shape[0]
+    want_upper = upper
     low_out, upper = np.zeros(B), np.full(B, np.inf)
     if m == 0 or n == 0 or B == 0:
         return low_out.reshape(lead), np.zeros(B).reshape(lead)
@@ -324,20 +333,22 @@ def norm2_interval_bounds(lo, hi, *, lower: bool = True) -> tuple[np.ndarray, np
         mid, rad = _mid_rad(lof[idx], hif[idx])
         finite_rad = np.isfinite(rad).all(axis=(-2, -1))
         rad = np.where(finite_rad[:, None, None], rad, 0.0)
-        _, mid_up, V = _point_bounds(mid, lower)
-        # ‖J‖₂ ≤ ‖mid‖₂ + ‖rad‖₂ with the cheap ‖rad‖₂ ≤ √(‖rad‖₁‖rad‖∞) first; the Collatz–Wielandt bounds
-        # of ‖rad‖₂ and ‖mag‖₂ (power iterations) only where the radius matters: ‖mag‖₂ ≥ ‖mid‖₂ (mag ≥ |mid|),
-        # so ‖mag‖₂ can undercut ‖mid‖₂ + ‖rad‖₂ by at most the cheap ‖rad‖₂, below 2^-40·‖mid‖₂ for the
-        # skipped ones (rounding-width matrices, e.g. point Jacobians)
-        rad_up = np.where(finite_rad, _two_norm_bound(rad), np.inf)
-        up = R.add_up(mid_up, rad_up)
-        wide = np.flatnonzero(~(rad_up <= 2.0**-40 * mid_up))
-        if wide.size:
-            rad_cw = np.where(finite_rad[wide], norm2_nonneg_upper(rad[wide]), np.inf)
-            mag = np.maximum(np.abs(lof[idx[wide]]), np.abs(hif[idx[wide]]))
-            up[wide] = np.minimum(R.add_up(mid_up[wide], np.minimum(rad_cw, rad_up[wide])),
-                                  norm2_nonneg_upper(mag))
-        upper[idx] = up
+        _, mid_up, V = _point_bounds(mid, lower, want_upper, vectors_only=True)  # the lower bound is below
+        if want_upper:
+            # ‖J‖₂ ≤ ‖mid‖₂ + ‖rad‖₂ with the cheap ‖rad‖₂ ≤ √(‖rad‖₁‖rad‖∞) first; the Collatz–Wielandt
+            # bounds of ‖rad‖₂ and ‖mag‖₂ (power iterations) only where the radius matters: ‖mag‖₂ ≥ ‖mid‖₂
+            # (mag ≥ |mid|), so ‖mag‖₂ can undercut ‖mid‖₂ + ‖rad‖₂ by at most the cheap ‖rad‖₂, below
+            # 2^-40·‖mid‖₂ for the skipped ones (rounding-width matrices, e.g. point Jacobians)
+            rad_up = np.where(finite_rad, _two_norm_bound(rad), np.inf)
+            up = R.add_up(mid_up, rad_up)
+            wide = np.flatnonzero(~(rad_up <= 2.0**-40 * mid_up))
+            if wide.size:  # one call for the radii and the magnitudes
+                mag = np.maximum(np.abs(lof[idx[wide]]), np.abs(hif[idx[wide]]))
+                cw = norm2_nonneg_upper(np.concatenate([rad[wide], mag]))
+                rad_cw = np.where(finite_rad[wide], cw[:wide.size], np.inf)
+                up[wide] = np.minimum(R.add_up(mid_up[wide], np.minimum(rad_cw, rad_up[wide])),
+                                      cw[wide.size:])
+            upper[idx] = up
         # lower: v = top right singular vector of mid; {Jv} ⊆ mid·v ± (ρ + rad·|v|)
         if lower and np.any(mid != 0):
             v = V

@@ -613,6 +613,94 @@ def _split_kernel(Lt, E, w, blo, bhi, gam, inv, neta, acc):  # pragma: no cover 
     return nonzero
 
 
+# directed scalar operations for compiled kernels, each the twin of one in intervals.rounding (round to
+# nearest, then one ulp outward unless the result is proved exact: TwoSum for sums, a zero or infinite
+# operand for products and quotients)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_add_up(a, b):  # pragma: no cover - compiled
+    s = a + b
+    if np.isinf(a) or np.isinf(b):
+        return s
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)  # TwoSum: a + b = s + e exactly when s is finite
+    return s if (np.isfinite(s) and np.isfinite(e) and e <= 0) else np.nextafter(s, np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_add_down(a, b):  # pragma: no cover - compiled
+    return -_s_add_up(-a, -b)  # negation is exact
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_mul_up(a, b):  # pragma: no cover - compiled
+    p = a * b
+    if a == 0 or b == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if p == 0 else p
+    return np.nextafter(p, np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_mul_down(a, b):  # pragma: no cover - compiled
+    p = a * b
+    if a == 0 or b == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if p == 0 else p
+    return np.nextafter(p, -np.inf)
+
+
+@njit(cache=True, fastmath=False, inline="always")
+def _s_div(a, b, upward):  # pragma: no cover - compiled
+    q = a / b
+    if a == 0 or np.isinf(a) or np.isinf(b):
+        return 0.0 if q == 0 else q
+    return np.nextafter(q, np.inf if upward else -np.inf)
+
+
+@njit(cache=True, fastmath=False)
+def _tighten_box_kernel(A, d, bb, xl, xu, gam, inv):  # pragma: no cover - compiled
+    """:func:`_tighten_box` (its docstring has the rounding argument); every row reads the boxes as they
+    were on entry. Returns how many bounds moved."""
+    Q, n = A.shape
+    lo0 = xl.copy()
+    hi0 = xu.copy()
+    m_up = np.empty(n)
+    for q in range(Q):
+        b = bb[q]
+        ok = np.isfinite(d[q])
+        S_dn = 0.0
+        E = 0.0
+        for j in range(n):
+            a = A[q, j]
+            ok = ok and np.isfinite(a)
+            m_dn = min(_s_mul_down(a, lo0[b, j]), _s_mul_down(a, hi0[b, j]))
+            m_up[j] = min(_s_mul_up(a, lo0[b, j]), _s_mul_up(a, hi0[b, j]))
+            ok = ok and np.isfinite(m_up[j])
+            S_dn += m_dn
+            E += abs(m_dn)
+        err = _s_mul_up(gam, _s_mul_up(E, inv))
+        S = _s_add_down(S_dn, -err)  # ≤ Σ_l m_l
+        if not (ok and np.isfinite(S)):
+            continue
+        for j in range(n):
+            a = A[q, j]
+            if a == 0:
+                continue
+            rest = _s_add_down(S, -m_up[j])  # ≤ Σ_{l≠j} m_l
+            r = _s_add_up(d[q], -rest)  # ≥ A_j x_j
+            if not np.isfinite(r):
+                continue
+            if a > 0:
+                xu[b, j] = min(xu[b, j], _s_div(r, a, True))
+            else:
+                xl[b, j] = max(xl[b, j], _s_div(r, a, False))
+    moved = 0
+    for b in range(xl.shape[0]):
+        for j in range(n):
+            moved += (xl[b, j] != lo0[b, j]) + (xu[b, j] != hi0[b, j])
+    return moved
+
+
 def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, xu: np.ndarray) -> int:
     """Shrink the boxes ``[xl, xu]`` (B, n), in place, to the bounding boxes of their intersections with
     the halfspaces ``A[q]·x ≤ d[q]`` (of box ``bb[q]``); returns how many bounds moved.
@@ -624,25 +712,11 @@ def _tighten_box(A: np.ndarray, d: np.ndarray, bb: np.ndarray, xl: np.ndarray, x
     directed, and the division by ``A_j`` rounds up (``A_j > 0``: an upper end) or down (``A_j < 0``).
     Rows with a non-finite entry are skipped (no information). An emptied box has ``xl > xu`` somewhere.
     """
-    n = xl.shape[1]
-    gam, inv, _ = _consts(n)
-    lo, hi = xl[bb], xu[bb]
+    gam, inv, _ = _consts(xl.shape[1])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        m_dn = np.minimum(R.mul_down(A, lo), R.mul_down(A, hi))
-        m_up = np.minimum(R.mul_up(A, lo), R.mul_up(A, hi))
-        E = np.abs(m_dn).sum(axis=1)
-        err = R.mul_up(gam, R.mul_up(E, inv))
-        S = R.sub_down(m_dn.sum(axis=1), err)  # ≤ Σ_l m_l
-        rest = R.sub_down(S[:, None], m_up)  # ≤ Σ_{l≠j} m_l
-        r = R.sub_up(d[:, None], rest)  # ≥ d − Σ_{l≠j} m_l  ≥  A_j x_j
-        ok = np.isfinite(S) & np.isfinite(d) & np.isfinite(A).all(axis=1) & np.isfinite(m_up).all(axis=1)
-        ok = ok[:, None] & np.isfinite(r)
-        new_hi = np.where(ok & (A > 0), R.div_up(r, np.where(A > 0, A, 1.0)), np.inf)
-        new_lo = np.where(ok & (A < 0), R.div_down(r, np.where(A < 0, A, -1.0)), -np.inf)
-    before_lo, before_hi = xl.copy(), xu.copy()
-    np.minimum.at(xu, bb, new_hi)
-    np.maximum.at(xl, bb, new_lo)
-    return int((xl != before_lo).sum() + (xu != before_hi).sum())
+        return int(_tighten_box_kernel(np.ascontiguousarray(A, dtype=np.float64),
+                                       np.ascontiguousarray(d, dtype=np.float64),
+                                       np.ascontiguousarray(bb, dtype=np.int64), xl, xu, gam, inv))
 
 
 def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, iters: int = 60) -> np.ndarray:
@@ -667,43 +741,87 @@ def _farkas_empty(rows: list, xl: np.ndarray, xu: np.ndarray, dead: np.ndarray, 
     A, d, bb = A[order], d[order], bb[order]
     boxes, start, count = np.unique(bb, return_index=True, return_counts=True)
     sel = count >= 2  # one halfspace alone is handled exactly by _tighten_box
-    boxes, start, count = boxes[sel], start[sel], count[sel]
-    if not len(boxes):
+    if not sel.any():
         return out
+    group = np.repeat(np.arange(len(boxes)), count)  # each row's box (among the unique ones)
+    pos = np.arange(len(bb)) - np.repeat(start, count)  # each row's place within its box
+    boxes, count = boxes[sel], count[sel]
+    mine = sel[group]
+    slot = (np.cumsum(sel) - 1)[group[mine]]
     Bn, Qm, n = len(boxes), int(count.max()), A.shape[1]
     As = np.zeros((Bn, Qm, n))
     ds = np.zeros((Bn, Qm))
     live = np.zeros((Bn, Qm), dtype=bool)
-    for i, (s0, c) in enumerate(zip(start, count)):
-        As[i, :c], ds[i, :c], live[i, :c] = A[s0:s0 + c], d[s0:s0 + c], True
+    As[slot, pos[mine]], ds[slot, pos[mine]], live[slot, pos[mine]] = A[mine], d[mine], True
     with np.errstate(all="ignore"):
         nrm = np.linalg.norm(As, axis=2)
         scale = np.where(nrm > 0, 1.0 / np.where(nrm > 0, nrm, 1.0), 0.0)
         An, dn = As * scale[:, :, None], ds * scale
         lo, hi = xl[boxes], xu[boxes]
-        lam = np.where(live, 1.0, 0.0)
-        lam /= lam.sum(axis=1, keepdims=True)
-        width = np.linalg.norm(hi - lo, axis=1)[:, None] + 1e-300
-        best = np.full(Bn, -np.inf)
-        best_lam = lam.copy()
-        for _ in range(iters):
-            cvec = np.einsum("bq,bqn->bn", lam, An)
-            x = np.where(cvec > 0, lo, hi)  # minimiser of the combined row over the box
-            g = np.einsum("bqn,bn->bq", An, x) - dn
-            phi = (lam * g).sum(axis=1)
-            better = phi > best
-            best = np.where(better, phi, best)
-            best_lam = np.where(better[:, None], lam, best_lam)
-            if (best > 0).all():
-                break
-            # ascent along the supergradient g: weight moves to the rows the minimiser violates
-            lam = np.where(live, lam * np.exp(np.clip(4.0 * g / width, -30, 30)), 0.0)
-            lam /= np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
+        width = np.linalg.norm(hi - lo, axis=1) + 1e-300
+    best, best_lam = _farkas_search(An, dn, live, count, lo, hi, width, iters)
     cand = np.flatnonzero(best > 0)
     if len(cand):
         proved = _farkas_lower(best_lam[cand] * scale[cand], As[cand], ds[cand], lo[cand], hi[cand]) > 0
         out[boxes[cand[proved]]] = True
     return out
+
+
+@njit(cache=True, fastmath=False)
+def _farkas_search(An, dn, live, count, lo, hi, width, iters):  # pragma: no cover
+    """Float search behind :func:`_farkas_empty` (heuristic: only its result's check is rigorous).
+
+    Per box ``b`` (rows ``An[b, :count[b]]`` of unit norm): exponentiated supergradient ascent of
+    ``φ(λ) = min_{x ∈ box} Σ_i λ_i (a_i·x − d_i)`` on the simplex; returns the best ``φ`` (B,) and its ``λ``
+    (B, Q). A box stops when ``φ > 0`` (a candidate) or when the minimiser ``x`` satisfies every row with a
+    margin: then the system has a point and no ``λ`` can give ``φ > 0``."""
+    Bn, Qm, n = An.shape
+    best = np.full(Bn, -np.inf)
+    best_lam = np.zeros((Bn, Qm))
+    lam = np.zeros(Qm)
+    cvec = np.zeros(n)
+    x = np.zeros(n)
+    g = np.zeros(Qm)
+    for b in range(Bn):
+        Q = count[b]
+        for q in range(Q):
+            lam[q] = 1.0 / Q
+        xmax = 0.0
+        for j in range(n):
+            xmax = max(xmax, abs(lo[b, j]), abs(hi[b, j]))
+        margin = 1e-9 * (1.0 + xmax)
+        for _ in range(iters):
+            for j in range(n):
+                cvec[j] = 0.0
+            for q in range(Q):
+                for j in range(n):
+                    cvec[j] += lam[q] * An[b, q, j]
+            for j in range(n):
+                x[j] = lo[b, j] if cvec[j] > 0 else hi[b, j]
+            phi = 0.0
+            gmax = -np.inf
+            for q in range(Q):
+                t = -dn[b, q]
+                for j in range(n):
+                    t += An[b, q, j] * x[j]
+                g[q] = t
+                phi += lam[q] * t
+                gmax = max(gmax, t)
+            if phi > best[b]:
+                best[b] = phi
+                for q in range(Q):
+                    best_lam[b, q] = lam[q]
+            if best[b] > 0 or gmax < -margin:
+                break
+            tot = 0.0
+            for q in range(Q):
+                e = min(max(4.0 * g[q] / width[b], -30.0), 30.0)
+                lam[q] = lam[q] * np.exp(e) if live[b, q] else 0.0
+                tot += lam[q]
+            tot = max(tot, 1e-300)
+            for q in range(Q):
+                lam[q] /= tot
+    return best, best_lam
 
 
 def _farkas_lower(lam: np.ndarray, A: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

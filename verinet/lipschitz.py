@@ -258,7 +258,8 @@ class _Evaluator:
             if boxes and vertices and self.kinked and b.name == "float64":  # also the 2^k vertices of k kinks
                 low, up = np.zeros(len(lo)), vertex_operator_upper(b, bounds, self.kinked, self.norm, self.free, J=J)
             else:
-                low, up = operator_norm_bounds(J, self.norm, lower=not boxes)  # boxes need the upper only
+                # boxes need the upper bound only, points the lower one only
+                low, up = operator_norm_bounds(J, self.norm, lower=not boxes, upper=boxes)
             influence = J.mag().sum(axis=-2)
         up = np.asarray(up)
         if n_unstable is None:

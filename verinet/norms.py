@@ -108,11 +108,13 @@ def gradient_norm_bounds(G: IntervalArray, norm: str) -> tuple[np.ndarray, np.nd
     return _norm_down(G.mig(), q), _norm_up(G.mag(), q)
 
 
-def operator_norm_bounds(J: IntervalArray, norm: str, *, lower: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def operator_norm_bounds(J: IntervalArray, norm: str, *, lower: bool = True,
+                         upper: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(lower, upper)`` of the induced operator norm ``‖J‖_{p→p}`` over a Jacobian enclosure (..., m, n).
 
     Rigorous: ``lower ≤ ‖J‖_{p→p} ≤ upper`` for every ``J`` in the enclosure. ``lower=False``: only the upper
-    bounds are computed (the lower ones are returned as 0).
+    bounds are computed (the lower ones are returned as 0); ``upper=False``: the spectral norm's upper bounds
+    are skipped (returned as ``inf``; the cheap l1/l∞ ones are always computed).
     """
     p = canonical_norm(norm)
     mag = J.mag()
@@ -123,4 +125,4 @@ def operator_norm_bounds(J: IntervalArray, norm: str, *, lower: bool = True) -> 
         return low, up
     # spectral norm: ‖mid‖₂ (verified SVD) + ‖rad‖₂, or ‖mag‖₂, whichever is smaller; a point Jacobian
     # (every neuron of the part fixed) is enclosed to ~1e-12 relative (see intervals.spectral)
-    return norm2_interval_bounds(J.lo, J.hi, lower=lower)
+    return norm2_interval_bounds(J.lo, J.hi, lower=lower, upper=upper)

@@ -26,8 +26,10 @@ import itertools
 
 import numpy as np
 
+from intervals import rounding as R
+from intervals.spectral import _sum_up
 from verinet.gradient import jacobian_from_bounds
-from verinet.norms import operator_norm_bounds
+from verinet.norms import canonical_norm, operator_norm_bounds
 from verinet.propagation import LayerBounds
 
 __all__ = ["LazyLeaves", "MAX_VERTEX_NEURONS", "vertex_leaves", "vertex_operator_upper"]
@@ -111,15 +113,54 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
     if free is not None:
         V = type(V)._unsafe(np.where(free, V.lo, 0.0), np.where(free, V.hi, 0.0))
     rest = np.flatnonzero(~take) if J is not None else np.zeros(0, dtype=np.int64)
+    best = np.full(B, -np.inf)
+    if canonical_norm(norm) == "2" and owner.size > boxes.size:
+        # most vertex rows cannot hold a box's maximum: verify each box's row of largest Frobenius bound
+        # first, then only the rows whose Frobenius bound exceeds that verified bound (a skipped row's
+        # norm is at most its Frobenius bound, hence at most the box's bound; the bound of a row does not
+        # depend on the other rows of the batch, so the result is the same or smaller)
+        fro = _frobenius_up(V)
+        lead = np.lexsort((-fro, owner))  # by box, largest Frobenius bound first
+        lead = lead[np.r_[True, owner[lead][1:] != owner[lead][:-1]]]
+        up = _norms2(V, lead, J, rest)
+        best[owner[lead]] = up[:lead.size]
+        out[rest] = up[lead.size:]
+        others = np.ones(owner.size, dtype=bool)
+        others[lead] = False
+        todo = np.flatnonzero(others & ~(fro <= best[owner]))
+        if todo.size:
+            np.maximum.at(best, owner[todo], _norms2(V, todo, None, rest[:0]))
+        out[boxes] = best[boxes]
+        return out
     if rest.size:  # one call for the vertex rows and the other boxes' own interval Jacobians (the vertex
         # products lie in the interval ones, so the interval bound of a box with vertices is not needed)
         V = type(V)._unsafe(np.concatenate([V.lo, J.lo[rest]]), np.concatenate([V.hi, J.hi[rest]]))
     up = np.asarray(operator_norm_bounds(V, norm, lower=False)[1], dtype=np.float64)
-    best = np.full(B, -np.inf)
     np.maximum.at(best, owner, up[:owner.size])
     out[boxes] = best[boxes]
     out[rest] = up[owner.size:]
     return out
+
+
+def _norms2(V, rows: np.ndarray, J, rest: np.ndarray) -> np.ndarray:
+    """Spectral-norm upper bounds of the vertex rows ``V[rows]`` and then of the interval Jacobians
+    ``J[rest]``, in one batched call."""
+    lo, hi = V.lo[rows], V.hi[rows]
+    if rest.size:
+        lo, hi = np.concatenate([lo, J.lo[rest]]), np.concatenate([hi, J.hi[rest]])
+    return np.asarray(operator_norm_bounds(type(V)._unsafe(lo, hi), "2", lower=False)[1], dtype=np.float64)
+
+
+def _frobenius_up(V) -> np.ndarray:
+    """Upper bounds (R,) of ``‖J‖_F ≥ ‖J‖₂`` over each interval matrix of ``V`` (R, m, n).
+
+    ``‖J‖_F ≤ ‖mag V‖_F``; the squares are rounded up and their sum bounded with the a-priori bound for
+    non-negative terms (:func:`intervals.spectral._sum_up`), the root rounded up: each step is ≥ the exact
+    value of its rounded-up inputs, so the result is ≥ ``‖mag V‖_F`` (``inf`` on overflow or an infinite
+    entry; NaN never compares below a bound, so such a row is verified like the others)."""
+    mag = np.maximum(np.abs(V.lo), np.abs(V.hi)).reshape(V.lo.shape[0], -1)
+    with np.errstate(over="ignore", under="ignore"):
+        return R.sqrt_up(_sum_up(R.mul_up(mag, mag), axis=-1))
 
 
 #: a part of a spelt-out leaf whose neurons are all stable but whose enclosure is still above the bound (a

@@ -194,6 +194,19 @@ def test_interval_bounds_contain_every_member_exactly():
             assert up - low <= 1e-10 * up
 
 
+
+def test_lower_only_skips_the_upper_bound_and_keeps_the_lower_one():
+    # points of a search need the lower bound only: same lower bounds, upper left at inf (sound, unused)
+    rng = np.random.default_rng(17)
+    for width in (0.0, 2.0**-40, 1e-3, 0.5):
+        M = rng.standard_normal((5, 3, 4))
+        R = np.abs(rng.standard_normal((5, 3, 4))) * width
+        low, up = norm2_interval_bounds(M - R, M + R)
+        low1, up1 = norm2_interval_bounds(M - R, M + R, upper=False)
+        assert np.array_equal(low1, low) and np.isinf(up1).all()
+        for b in range(5):
+            assert lower_ok(M[b] - R[b], float(low1[b])) and lower_ok(M[b] + R[b], float(low1[b]))
+
 def test_interval_bound_beats_the_magnitude_bound_on_mixed_signs():
     J = np.array([[1.0, 1.0], [1.0, -1.0]])
     low, up = norm2_interval_bounds(J, J + 2.0**-50)

@@ -233,3 +233,77 @@ def test_search_encloses_the_constant_with_vertex_bounds():
     ev = _Evaluator(net, None, "2", None, None, "interval")
     assert ev.points(grid).max() <= r.upper  # rigorous lower bounds at grid points stay below
     assert r.lower <= r.upper
+
+
+# ------------------------------------------------------------------------------------- pruned vertex rows
+@pytest.mark.parametrize("kind", ["plain", "tiny", "sub", "huge", "zero", "mixed"])
+def test_frobenius_bound_is_above_the_exact_value(kind):
+    """``_frobenius_up`` ≥ ``‖mag V‖_F`` exactly (squares compared in rationals), for entries down to
+    subnormals, up to overflow (then ``inf``), exact zeros and intervals that straddle 0."""
+    from intervals.array import IntervalArray
+
+    rng = np.random.default_rng(len(kind))
+    scale = {"plain": 1.0, "tiny": 2.0**-500, "sub": 2.0**-1070, "huge": 2.0**511, "zero": 1.0, "mixed": 1.0}[kind]
+    lo = rng.standard_normal((40, 3, 4)) * scale
+    hi = lo + np.abs(rng.standard_normal((40, 3, 4))) * scale * (rng.random((40, 1, 1)) < 0.5)
+    if kind == "zero":
+        lo[rng.random(lo.shape) < 0.5] = 0.0
+        hi = np.maximum(hi, lo)
+    if kind == "mixed":
+        lo *= 10.0 ** rng.integers(-150, 150, lo.shape)
+        hi = lo + np.abs(lo) * (rng.random(lo.shape) < 0.3)
+    fro = vertex_bounds._frobenius_up(IntervalArray(lo, hi))
+    for r in range(len(lo)):
+        exact = sum(max(abs(Fraction(float(a))), abs(Fraction(float(b)))) ** 2
+                    for a, b in zip(lo[r].ravel(), hi[r].ravel()))
+        assert fro[r] == np.inf or Fraction(float(fro[r])) ** 2 >= exact
+        if kind in ("plain", "zero"):
+            assert float(fro[r]) ** 2 <= float(exact) * (1 + 1e-12)  # and tight
+    if kind == "huge":
+        assert np.isinf(fro).any()
+
+
+def _random_boxes(seed: int, count: int = 12):
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, [3, 5, 4, 2], "relu")
+    net = spec.build()
+    backend = make_backend(net, None)
+    c = rng.uniform(-0.5, 0.5, (count, 3))
+    w = rng.uniform(0.05, 0.8, (count, 1))
+    bounds = propagate(backend, backend.box(c - w, c + w))
+    return spec, net, backend, bounds, c - w, c + w
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_rows_give_the_same_or_smaller_bounds(seed, monkeypatch):
+    """Verifying only the rows a box's verified bound does not already dominate gives the bound of
+    verifying every row, or a smaller one, for every box of a batch (and the interval-Jacobian boxes)."""
+    from verinet.gradient import jacobian_from_bounds
+
+    _, net, backend, bounds, _, _ = _random_boxes(seed)
+    kinked, _ = kinked_layout(net)
+    J = backend.to_float(jacobian_from_bounds(backend, bounds, "auto"))
+    pruned = vertex_operator_upper(backend, bounds, kinked, "2", J=J)
+    monkeypatch.setattr(vertex_bounds, "_frobenius_up", lambda V: np.full(V.lo.shape[0], np.inf))
+    full = vertex_operator_upper(backend, bounds, kinked, "2", J=J)
+    assert np.isfinite(full).all() and (pruned <= full).all()
+    assert np.array_equal(pruned, full)  # the row bounds do not depend on the batch: the same maximum
+
+
+def test_a_frobenius_bound_below_the_norm_is_caught(monkeypatch):
+    """The mutation "a lower bound of the norm (the largest column norm) in place of the Frobenius bound"
+    skips rows that hold a box's maximum: the exact check of every vertex refutes the bound."""
+    def column_norm(V):
+        mag = np.maximum(np.abs(V.lo), np.abs(V.hi))
+        return np.sqrt((mag**2).sum(axis=-2)).max(axis=-1)
+
+    monkeypatch.setattr(vertex_bounds, "_frobenius_up", column_norm)
+    caught = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        spec = random_spec(rng, [3, 4, 3, 2], "relu")
+        try:
+            _check_case(spec, -0.4 + 0.1 * rng.random(3), 0.4 + 0.1 * rng.random(3), "2", rng, interior=0)
+        except AssertionError:
+            caught += 1
+    assert caught >= 1
