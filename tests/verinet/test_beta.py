@@ -233,18 +233,11 @@ _FLOATS = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0,
                                                                              1.0, -1.0, 3.0, 1e300, -1e300]))
 
 
-@hyp(60)
-@given(st.integers(1, 5).flatmap(lambda n: st.tuples(*[st.lists(_FLOATS, min_size=n, max_size=n)] * 5)),
-       st.booleans())
-def test_split_terms_against_exact_rationals(cols, cancel):
-    """One step-7 update against exact arithmetic: ``D = fl(Λ̂ + E) − Λ̂`` has the sign of ``E`` (or is 0),
-    and the increment of ``acc`` is ``≥ Σ D_i b_i + Σ |D_i| w_i`` for every ``b`` in the bias interval —
-    with cancellation (``E ≈ −Λ̂``), subnormals and huge values."""
-    lt, e, w, b1, b2 = (np.array(c, dtype=np.float64) for c in cols)
-    if cancel:
-        e = -lt * (1 + 2.0**-52)
-    w = np.abs(w)
-    blo, bhi = np.minimum(b1, b2), np.maximum(b1, b2)
+def _split_step(lt, e, w, blo, bhi, acc0: float) -> tuple[float, Fraction | None]:
+    """One step-7 update of a row whose running bound is ``acc0``: the new float bound and the exact least
+    value it must reach, ``acc0 + Σ D_i b_i + Σ |D_i| w_i`` at the worst ``b`` (None for a dead row). Also
+    checks that ``D = fl(Λ̂ + E) − Λ̂`` has the sign of ``E`` (or is 0)."""
+    lt, e, w, blo, bhi = (np.array(v, dtype=np.float64) for v in (lt, e, w, blo, bhi))
 
     class _L:
         pass
@@ -253,16 +246,44 @@ def test_split_terms_against_exact_rationals(cols, cancel):
     L.blo, L.bhi = blo, bhi
     L.gam_out, L.inv_out, L.neta_out = linear_mod._consts(len(lt))
     Lt = lt[None, :].copy()
-    acc = np.zeros(1)
+    acc = np.array([acc0])
     linear_mod._split_terms(Lt, e[None, :], w[None, :], L, acc)
     if not np.isfinite(acc[0]):
         assert (Lt == 0).all()  # a dead row says nothing and passes no coefficients on
-        return
-    M = [Fraction(float(v)) for v in Lt[0]]
-    total = Fraction(0)
+        return float(acc[0]), None
+    total = Fraction(acc0)
     for i in range(len(lt)):
-        D = M[i] - Fraction(float(lt[i]))
+        D = Fraction(float(Lt[0, i])) - Fraction(float(lt[i]))
         assert D == 0 or (D > 0) == (e[i] > 0), "the multiplier used has the wrong sign"
         worst_b = Fraction(float(bhi[i])) if D > 0 else Fraction(float(blo[i]))
         total += D * worst_b + abs(D) * Fraction(float(w[i]))
-    assert Fraction(float(acc[0])) >= total
+    return float(acc[0]), total
+
+
+@hyp(60)
+@given(st.integers(1, 5).flatmap(lambda n: st.tuples(*[st.lists(_FLOATS, min_size=n, max_size=n)] * 5)),
+       st.booleans(), _FLOATS)
+def test_split_terms_against_exact_rationals(cols, cancel, acc0):
+    """One step-7 update against exact arithmetic: ``D = fl(Λ̂ + E) − Λ̂`` has the sign of ``E`` (or is 0),
+    and the new ``acc`` is ``≥ acc0 + Σ D_i b_i + Σ |D_i| w_i`` for every ``b`` in the bias interval —
+    with cancellation (``E ≈ −Λ̂``), subnormals, huge values and a nonzero running bound ``acc0``."""
+    lt, e, w, b1, b2 = (np.array(c, dtype=np.float64) for c in cols)
+    if cancel:
+        e = -lt * (1 + 2.0**-52)
+    acc, total = _split_step(lt, e, np.abs(w), np.minimum(b1, b2), np.maximum(b1, b2), acc0)
+    assert total is None or Fraction(acc) >= total
+
+
+@pytest.mark.parametrize("acc0", [1.0, -1.0, 1.5 * 2.0**1000, -(2.0**60)])
+@pytest.mark.parametrize("lt, e, w, b", [
+    ([0.0], [2.0**-60], [0.0], [1.0]),  # D = 2^-60 exact: increment 2^-60
+    ([0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 2.0**-53 - 1.0]),  # cancellation: 1 + (2^-53 - 1) = 2^-53
+    ([0.0, 0.0], [5e-324, 1e-323], [5e-324, 0.0], [1e-300, 1e-300]),  # subnormal D: products underflow
+    ([2.0**-30], [2.0**-80], [2.0**-40], [2.0**-20]),  # D = 2^-80 on a coefficient 2^-30: 2^-100 + 2^-120
+])
+def test_split_terms_running_bound_rounds_up(acc0, lt, e, w, b):
+    """The running bound ``acc0`` is raised by a positive increment far below half its ulp: to nearest,
+    ``fl(acc0 + add) = acc0`` lies under the exact ``acc0 + Σ D_i b_i + Σ |D_i| w_i``, so the kernel must
+    round this addition upward (the slack inside ``add`` is of the size of the increment, not of ``acc0``)."""
+    acc, total = _split_step(lt, e, w, b, b, acc0)
+    assert total is not None and Fraction(acc) >= total, (acc, float(total))
