@@ -475,9 +475,10 @@ def lipschitz(
     pool = make_pool(_Evaluator, (network, c, norm, precision, free, bounds, jacobian), workers, scheduler)
     try:
         if wants_neuron_search(network, c, jacobian, precision, strategy, neurons):
-            # high-dimensional inputs: neuron-sign branch-and-bound on the whole box (one process)
+            # high-dimensional inputs: neuron-sign branch-and-bound on the whole box (its own worker pool)
             result = neuron_lipschitz(network, region, pool.local, c, norm, out_label, tol, time_limit, max_boxes,
-                                      batch, samples, search, seed, progress, t0)
+                                      batch, samples, search, seed, progress, t0, workers=workers,
+                                      scheduler=scheduler)
             return dataclasses.replace(result, bounds=bounds, jacobian=jacobian)
         result = _search(network, region, pool, c, norm, out_label, tol, time_limit, max_boxes, strategy,
                          precision, batch, samples, seed, progress, t0, lo0, hi0, width0, neurons, search)

@@ -59,8 +59,9 @@ from verinet.gradient import gradient_from_bounds
 from verinet.jacobian_bounds import gradient_bounds
 from verinet.network import Activation, Network
 from verinet.norms import gradient_norm_bounds
+from verinet.parallel import make_pool
 from verinet.propagation import LayerBounds, per_layer_signs
-from verinet.search import Node, ObjectiveBase, Search, SearchConfig, neuron_children
+from verinet.search import Node, ObjectiveBase, Search, SearchConfig, neuron_children, pool_chunk
 from verinet.witness import piece_point
 
 __all__ = ["NEURON_MIN_INPUTS", "TIGHTEN", "TIGHTENINGS", "wants_neuron_search", "neuron_lipschitz",
@@ -75,6 +76,10 @@ NEURON_MIN_INPUTS = 64
 #: evaluates 3–5× fewer parts in the time)
 TIGHTENINGS = ("none", "root", "beta")
 TIGHTEN = "root"
+#: parts per evaluation call (a large batch goes out in four chunks: :func:`verinet.search.pool_chunk`).
+#: Fixed, whatever the number of workers, so that results do not depend on it; small, because one part
+#: costs milliseconds on MNIST-sized networks and batches start small (they grow with the tree)
+PART_CHUNK = 8
 #: the children of a split: the parts z ≤ 0 (−1) and z ≥ 0 (+1); together they cover the parent
 _CHILD_SIGNS = (-1, 1)
 
@@ -216,6 +221,36 @@ def _first_unstable(ev, bounds) -> np.ndarray:
     return out
 
 
+class _PartEvaluator:
+    """The worker pool's evaluator of the neuron search (:mod:`verinet.parallel`): :func:`_evaluate` of a
+    chunk of sign vectors over the box ``[lo, hi]``.
+
+    ``ev_args``: the arguments of :class:`verinet.lipschitz._Evaluator` after the network; ``mode`` the
+    tightening (None: none at all) and ``root`` the root's tightened hidden-layer bounds, computed once by
+    the calling process and shipped here (they hold on the whole box, so meeting a part's bounds with them
+    is sound in any process)."""
+
+    def __init__(self, network: Network, ev_args: tuple, lo: np.ndarray, hi: np.ndarray, split: str,
+                 mode: str | None, root: list | None) -> None:
+        from verinet.lipschitz import _Evaluator
+
+        self.ev = _Evaluator(network, *ev_args)
+        self.network, self.lo, self.hi, self.split = network, lo, hi, split
+        self.tight = None if mode is None else _Tightening(network, self.ev.kinked, mode)
+        if self.tight is not None:
+            self.tight.root = root
+
+    def chunk(self, F: np.ndarray) -> tuple:
+        return _evaluate(self.ev, self.network, self.lo, self.hi, F, self.split, self.tight)
+
+
+def _evaluator_args(ev) -> tuple:
+    """The arguments that rebuild the float64 evaluator ``ev`` (:class:`verinet.lipschitz._Evaluator`)
+    after the network, in another process."""
+    return (ev.c, ev.norm, None, ev.free, "linear" if ev.linear else "interval",
+            "linear" if ev.jac else "interval")
+
+
 class _SignParts(ObjectiveBase):
     """The objective of :func:`neuron_lipschitz`: parts of one box given by fixed neuron signs.
 
@@ -229,13 +264,22 @@ class _SignParts(ObjectiveBase):
         self.split, self.tight, self.batch = split, tight, batch
         self.time_limit, self.t0 = time_limit, t0
         self.try_lower, self.resume = try_lower, resume
+        self.pool = None  # the worker pool, once the root is evaluated (None: this process only)
         self.per_box = 0.0  # seconds per evaluated part (running average)
         self.tried: set[bytes] = set()
 
     def evaluate(self, nodes, search) -> None:
         t = time.perf_counter()
         F = np.array([n.fix for n in nodes], dtype=np.int8)
-        up, cand, empty = _evaluate(self.ev, self.network, self.lo0, self.hi0, F, self.split, self.tight)
+        # fixed chunks (they depend on the batch alone): the same bounds whoever evaluates them
+        chunk = pool_chunk(len(F), PART_CHUNK)
+        if self.pool is None:
+            parts = [_evaluate(self.ev, self.network, self.lo0, self.hi0, F[i:i + chunk], self.split, self.tight)
+                     for i in range(0, len(F), chunk)]
+            up, cand, empty = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        else:
+            self.pool.chunk = chunk
+            up, cand, empty = self.pool.evaluate(F)
         self.per_box = (self.per_box * search.boxes + (time.perf_counter() - t)) / (search.boxes + len(F))
         own = up
         up = np.minimum(up, np.array([n.bound for n in nodes]))
@@ -277,11 +321,14 @@ class _SignParts(ObjectiveBase):
 
 def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out_label: str, tol: float,
                      time_limit: float | None, max_boxes: int, batch: int, samples: int, search: float,
-                     seed: int, progress, t0: float, split: str = "effect", tighten: str | None = None):
+                     seed: int, progress, t0: float, split: str = "effect", tighten: str | None = None,
+                     workers: int = 1, scheduler=None):
     """Best-first neuron-sign branch-and-bound over the region's box (module docstring).
 
-    Arguments as :func:`verinet.lipschitz.lipschitz` (validated there); ``ev`` its float64 evaluator (one
-    process: ``workers`` does not apply). ``split``: ``"effect"`` (module docstring) or ``"widest"`` (the
+    Arguments as :func:`verinet.lipschitz.lipschitz` (validated there); ``ev`` its float64 evaluator.
+    The root is evaluated here (its tightening once); later batches go through a worker pool
+    (:mod:`verinet.parallel`) when ``workers > 1`` or ``scheduler`` is given, in chunks fixed by the batch
+    alone, so the result is the same for any number of workers (except under a time limit). ``split``: ``"effect"`` (module docstring) or ``"widest"`` (the
     earliest layer's widest unstable neuron, for comparison). ``tighten``: one of :data:`TIGHTENINGS`
     (:class:`_Tightening`; None: :data:`TIGHTEN`).
     Lower bounds: box centre and ``samples`` random points, then (``search > 0``) the gradient search of
@@ -327,6 +374,10 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "lower": p.lower, "upper": p.upper}))
     bnb = Search(objective, config, t0=t0, progress=report)
     bnb.add([Node(None, None, np.zeros(nk, dtype=np.int8))])
+    if workers > 1 or scheduler is not None:  # the root's tightened bounds go to every process
+        objective.pool = make_pool(_PartEvaluator, (network, _evaluator_args(ev), lo0, hi0, split,
+                                                    None if tight is None else tight.mode,
+                                                    None if tight is None else tight.root), workers, scheduler)
     rng = np.random.default_rng(seed)
     pts = np.clip(lo0 + rng.random((max(samples, 0), len(lo0))) * (hi0 - lo0), lo0, hi0)
     try_lower(np.concatenate([np.clip(0.5 * lo0 + 0.5 * hi0, lo0, hi0)[None, :], pts]))
@@ -368,7 +419,11 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
     if searching:
         search_lower(0)
     resumes = [0.25, 0.5, 0.75] if searching and time_limit is not None else []
-    out = bnb.run()
+    try:
+        out = bnb.run()
+    finally:
+        if objective.pool is not None:
+            objective.pool.close()
     kinked = ev.kinked
     box = (tuple(lo0.tolist()), tuple(hi0.tolist()))
     partition = tuple(Leaf(*box, n.bound, 53, _fixed_tuple(n.fix, kinked),
