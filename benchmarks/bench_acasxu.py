@@ -10,7 +10,7 @@ expected one, ``open`` for ``unknown``/``timeout`` (honest: no claim), and ``WRO
 (which would be a soundness bug: the script exits with status 1).
 
 Each ``sat`` witness is re-checked here in exact rational arithmetic (``evaluate_exact`` and
-``violated_by_exact``), independently of the check inside :func:`verinet.verify.verify_vnnlib`.
+``violated_by_exact``), independently of the check inside :func:`verinet.analyses.verify.verify_vnnlib`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from verinet.loaders import load_network
-from verinet.verify import verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.io import load_network
+from verinet.analyses.verify import verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "acasxu"
 NETWORKS = ("1_1", "1_9", "3_3")

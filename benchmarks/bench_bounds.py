@@ -3,8 +3,8 @@
 Run ``python benchmarks/bench_bounds.py`` (about a minute) or ``--quick`` (a few seconds: fewer boxes,
 fewer networks, one repeat). For each network and box size, on the *same* batch of boxes:
 
-* ``width``: mean width of the output enclosure (``verinet.propagation.propagate`` vs
-  ``verinet.linear.linear_propagate``);
+* ``width``: mean width of the output enclosure (``verinet.bounds.propagation.propagate`` vs
+  ``verinet.bounds.linear.linear_propagate``);
 * ``unstable``: mean number of hidden ReLUs per box whose pre-activation enclosure straddles 0 (what the
   Clarke-gradient enclosure pays for);
 * ``obj width``: for ACAS Xu, mean width of the enclosure of ``y_0 − y_1`` (``C`` applied to the output
@@ -39,10 +39,10 @@ else:
 
 import numpy as np  # noqa: E402
 
-from verinet.backends import make_backend  # noqa: E402
-from verinet.linear import linear_objective_bounds, linear_propagate  # noqa: E402
+from verinet.bounds.backends import make_backend  # noqa: E402
+from verinet.bounds.linear import linear_objective_bounds, linear_propagate  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
-from verinet.propagation import propagate  # noqa: E402
+from verinet.bounds.propagation import propagate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "acasxu"
 
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     acas = sorted(DATA.glob("ACASXU_run2a_*_batch_2000.onnx"))
     if acas:
         try:
-            from verinet.loaders import load_network
+            from verinet.io import load_network
 
             nets = [(p.stem.replace("ACASXU_run2a_", "acasxu ").replace("_batch_2000", ""), load_network(p))
                     for p in (acas[:1] if args.quick else acas)]

@@ -4,7 +4,7 @@ Run ``python benchmarks/bench_certificate_backsub.py`` (MNIST 256×2, the box of
 60 s search, one worker) or choose ``--limit 20``, ``--prop prop_1_0.03``, ``--format npz``. One row per
 run: the bounds, parts evaluated, leaves, certificate size, the search's and the check's wall time and their
 ratio, and the machine load (``os.getloadavg``, 1 min) before and after: the machine is shared and noisy.
-The check is :func:`verinet.checker.check_certificate` on the written files (``verinet check``).
+The check is :func:`verinet.evidence.checker.check_certificate` on the written files (``verinet check``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ def main() -> None:
     ap.add_argument("--format", default="auto", choices=["auto", "json", "npz"])
     args = ap.parse_args()
 
-    from verinet.certificate import lipschitz_certificate, write_certificate
-    from verinet.checker import check_certificate
-    from verinet.lipschitz import lipschitz
-    from verinet.loaders import load_network
+    from verinet.evidence.certificate import lipschitz_certificate, write_certificate
+    from verinet.evidence.checker import check_certificate
+    from verinet.analyses.lipschitz import lipschitz
+    from verinet.io import load_network
     from verinet.region import Region
-    from verinet.vnnlib import parse_vnnlib
+    from verinet.io.vnnlib import parse_vnnlib
 
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "mnist-net_256x2.onnx"

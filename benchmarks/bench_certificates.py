@@ -29,7 +29,7 @@ MODEL = ROOT / "tests" / "data" / "seed" / "random02.json"
 
 _CHILD = """
 import sys, time
-from verinet.checker import check_certificate
+from verinet.evidence.checker import check_certificate
 t = time.perf_counter()
 sample = int(sys.argv[3]) if sys.argv[3] != "0" else None
 r = check_certificate(sys.argv[1], workers=int(sys.argv[2]), sample=sample)
@@ -56,8 +56,8 @@ def main() -> None:
     ap.add_argument("--formats", default="json,npz", help="certificate formats to measure")
     args = ap.parse_args()
     from tests.verinet.grid_partition import grid_result
-    from verinet.certificate import lipschitz_certificate, write_certificate
-    from verinet.loaders import load_network
+    from verinet.evidence.certificate import lipschitz_certificate, write_certificate
+    from verinet.io import load_network
     from verinet.region import Region
 
     print(f"{'leaves':>8s} {'format':6s} {'search s':>8s} {'MB':>8s} {'write s':>7s} {'workers':>7s} "
@@ -91,8 +91,8 @@ def main() -> None:
         import numpy as np
 
         from tests.helpers import random_spec
-        from verinet.lipschitz import lipschitz
-        from verinet.loaders import save_network
+        from verinet.analyses.lipschitz import lipschitz
+        from verinet.io import save_network
 
         save_network(random_spec(np.random.default_rng(0), [2, 8, 8, 1], "relu").build(), tmp / "net8.json")
         net = load_network(tmp / "net8.json")

@@ -12,7 +12,7 @@ Random weights are not trained weights: the figures say that the method runs and
 deeper networks, not how hard real 256x4/256x6 instances are. The machine's load average is printed.
 
 A second table times one exact confirmation (``Network.evaluate_exact`` at a point of the first property)
-on each network: the integer evaluation of :mod:`verinet.exact_eval` with a cold cache (weights converted)
+on each network: the integer evaluation of :mod:`verinet.bounds.exact_eval` with a cold cache (weights converted)
 and a warm one, against the ``Fraction`` loop it replaced (weights converted to Fractions on every call,
 kept here as the baseline); the results are checked equal.
 
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from intervals.rounding import to_fraction
-from verinet.exact_eval import integer_layer
+from verinet.bounds.exact_eval import integer_layer
 from verinet.network import Activation, Layer, Network
-from verinet.verify import verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.analyses.verify import verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnistfc"
 

@@ -3,10 +3,10 @@
 The quantity timed is the whole enclosure of one box: interval bound propagation (pre-activation boxes of
 every layer) followed by the reverse-mode interval chain rule for output 0, i.e.
 
-    bounds = verinet.propagation.propagate(backend, backend.box(lo, hi))
-    grad   = verinet.gradient.gradient_from_bounds(backend, bounds, c, "reverse")
+    bounds = verinet.bounds.propagation.propagate(backend, backend.box(lo, hi))
+    grad   = verinet.bounds.gradient.gradient_from_bounds(backend, bounds, c, "reverse")
 
-with ``backend = verinet.backends.make_backend(net)`` (float64) or ``make_backend(net, 128)`` (mp),
+with ``backend = verinet.bounds.backends.make_backend(net)`` (float64) or ``make_backend(net, 128)`` (mp),
 prepared once per network. The baseline is the same computation in plain numpy float64 *without any
 rounding control* (``W⁺ lo + W⁻ hi`` products with the midpoint weights, ReLU, then the reverse pass):
 it is unsound and only shows what the rigour costs.
@@ -57,10 +57,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from intervals.rounding import float_down, float_up
-from verinet.backends import make_backend
-from verinet.gradient import gradient_from_bounds
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import gradient_from_bounds
 from verinet.network import Activation, Layer, Network
-from verinet.propagation import propagate
+from verinet.bounds.propagation import propagate
 
 DATA = ROOT / "tests" / "data"  # copies of the reference networks
 MNIST = DATA / "seed" / "mnist_784_10_10_2.json"
@@ -77,7 +77,7 @@ TARGET_MNIST_SINGLE_S = 5e-3
 
 def _load(path: Path) -> Network:
     try:
-        from verinet.loaders import load_network
+        from verinet.io import load_network
     except ImportError:  # loaders not written yet: minimal readers
         return _minimal_json(path) if path.suffix == ".json" else _minimal_nnet(path)
     return load_network(path)
@@ -245,7 +245,7 @@ def main(argv=None) -> int:
     min_time = 0.2 if args.quick else 1.0
     max_reps = 20 if args.quick else 200
     mp_batch = 16 if args.quick else args.batch
-    have_mp = (ROOT / "verinet" / "backends" / "mp.py").exists() and not args.no_mp
+    have_mp = (ROOT / "verinet" / "bounds" / "backends" / "mp.py").exists() and not args.no_mp
     rng = np.random.default_rng(0)
 
     cases = []
@@ -297,7 +297,7 @@ def main(argv=None) -> int:
         print(f"{'':22} (single box: sound width − unsound width, max over inputs, relative to max|g|: "
               f"{excess:.2e})")
     if not have_mp:
-        print("# mp backend: skipped (" + ("--no-mp" if args.no_mp else "verinet/backends/mp.py not available") + ")")
+        print("# mp backend: skipped (" + ("--no-mp" if args.no_mp else "verinet/bounds/backends/mp.py not available") + ")")
     print()
     for text, ok, value in verdicts:
         print(f"{'PASS' if ok else 'MISS'}  {text}: {value}")

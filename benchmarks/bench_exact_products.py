@@ -1,6 +1,6 @@
 """Exact matrix–box products: the certificate checker's integer loops against SymPy's ``DomainMatrix``.
 
-Run ``python benchmarks/bench_exact_products.py`` (under a minute). The checker (``verinet.checker``)
+Run ``python benchmarks/bench_exact_products.py`` (under a minute). The checker (``verinet.evidence.checker``)
 encloses ``W x + b`` over a box exactly, with integer numerators over one common denominator (its
 ``_affine``). This script times that against
 
@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from verinet.checker import _affine, _ExactLayer, _IVec, _scaled  # noqa: E402
+from verinet.evidence.checker import _affine, _ExactLayer, _IVec, _scaled  # noqa: E402
 
 
 def best(fn, repeats: int) -> float:

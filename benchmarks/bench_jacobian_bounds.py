@@ -10,15 +10,15 @@ Cases (l∞ input norm, so the gradient is measured in l1; output 0):
 * MNIST ``mnist-net_256x2.onnx`` on the input box of ``prop_0_0.03.vnnlib``.
 
 Table 1 (one box): the upper bound of the gradient norm over the whole box from the pre-activation bounds
-the search uses (sound linear bounds, :mod:`verinet.linear`): the interval chain rule
-(:func:`verinet.gradient.gradient_from_bounds`) vs back-substitution through the backward pass
-(:func:`verinet.jacobian_bounds.gradient_bounds`, which also intersects with the former), with the
+the search uses (sound linear bounds, :mod:`verinet.bounds.linear`): the interval chain rule
+(:func:`verinet.bounds.gradient.gradient_from_bounds`) vs back-substitution through the backward pass
+(:func:`verinet.bounds.jacobian_bounds.gradient_bounds`, which also intersects with the former), with the
 milliseconds each takes (median of ``--repeats``; the pre-activation bounds are computed once, not timed).
 For reference, auto_LiRPA's float (not sound) Jacobian bounds on the same quantities: 577 (CROWN) / 130
 (optimised), 3.2e5, 237 / 207.
 
 Table 2 (search): ``[lower, upper]`` and ``upper/lower`` after ``--time-limit`` seconds of
-:func:`verinet.lipschitz.lipschitz` with ``jacobian="interval"`` (before) and ``jacobian="linear"`` (after),
+:func:`verinet.analyses.lipschitz.lipschitz` with ``jacobian="interval"`` (before) and ``jacobian="linear"`` (after),
 otherwise default options (linear pre-activation bounds, neuron splitting).
 """
 
@@ -34,15 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from verinet.backends import make_backend
-from verinet.gradient import coefficient_vector, gradient_from_bounds
-from verinet.jacobian_bounds import gradient_bounds
-from verinet.linear import linear_propagate
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network
-from verinet.norms import gradient_norm_bounds
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import coefficient_vector, gradient_from_bounds
+from verinet.bounds.jacobian_bounds import gradient_bounds
+from verinet.bounds.linear import linear_propagate
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network
+from verinet.bounds.norms import gradient_norm_bounds
 from verinet.region import Region
-from verinet.vnnlib import parse_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, read_seed_query
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, read_seed_query
 from verinet.network import Layer, Network
 from verinet.region import Region
 

@@ -3,7 +3,7 @@
 Run ``python benchmarks/bench_lipschitz_mnist.py`` (properties 0, 1, 2 of ``mnistfc_instances.csv``, output
 0 and the margin ``y_label − y_j``; about 15 minutes) or choose: ``--props 0``, ``--outputs y0``,
 ``--limit 60``, ``--long`` (adds 600 s runs), ``--milp-seconds 60``, ``--tighten none root beta`` (the
-pre-activation tightenings of :class:`verinet.lipschitz_neuron._Tightening` to compare, one row each:
+pre-activation tightenings of :class:`verinet.analyses.lipschitz_neuron._Tightening` to compare, one row each:
 ``none`` is the search without them). Every number is measured in this run;
 the machine load (``os.getloadavg``, 1 min) is printed beside each row: the machine is shared and noisy.
 
@@ -11,12 +11,12 @@ l∞ input box of each VNN-LIB property, ``‖∇(cᵀf)‖₁``. Columns:
 
 * ``one-box interval`` / ``one-box linear``: sound upper bounds over the whole box from the linear
   pre-activation bounds: interval chain rule vs back-substitution through the backward pass
-  (:mod:`verinet.jacobian_bounds`); ``one-box tightened``: the latter from the row's tightened bounds
+  (:mod:`verinet.bounds.jacobian_bounds`); ``one-box tightened``: the latter from the row's tightened bounds
   (the root of the search);
-* ``[lower, upper] up/low``: :func:`verinet.lipschitz.lipschitz` with default options and ``time_limit=T``
-  (for 784 inputs: the neuron-sign branch-and-bound of :mod:`verinet.lipschitz_neuron`, lower bounds from
+* ``[lower, upper] up/low``: :func:`verinet.analyses.lipschitz.lipschitz` with default options and ``time_limit=T``
+  (for 784 inputs: the neuron-sign branch-and-bound of :mod:`verinet.analyses.lipschitz_neuron`, lower bounds from
   the gradient search and the MILP sign ascent); rigorous;
-* ``float MILP bound (not sound)``: the dual bound of HiGHS on the MILP of :mod:`verinet.gradient_milp`
+* ``float MILP bound (not sound)``: the dual bound of HiGHS on the MILP of :mod:`verinet.analyses.gradient_milp`
   after ``--milp-seconds`` — float tolerances and float big-M constants, so NOT a bound; it shows where the
   true constant lies;
 * ``baseline lower``: 20,000 random points + PGD on ``±cᵀf`` for ``T`` seconds (float, not rigorous;
@@ -38,17 +38,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lipschitz_real import MNIST, baseline_lower, label_of, mnist_properties  # noqa: E402
 
-from verinet.backends import make_backend  # noqa: E402
-from verinet.gradient import gradient_from_bounds  # noqa: E402
-from verinet.gradient_milp import gradient_milp  # noqa: E402
-from verinet.jacobian_bounds import gradient_bounds  # noqa: E402
-from verinet.linear import linear_propagate  # noqa: E402
-import verinet.lipschitz_neuron as ln  # noqa: E402
-from verinet.lipschitz import _Evaluator, lipschitz  # noqa: E402
-from verinet.loaders import load_network  # noqa: E402
-from verinet.norms import gradient_norm_bounds  # noqa: E402
+from verinet.bounds.backends import make_backend  # noqa: E402
+from verinet.bounds.gradient import gradient_from_bounds  # noqa: E402
+from verinet.analyses.gradient_milp import gradient_milp  # noqa: E402
+from verinet.bounds.jacobian_bounds import gradient_bounds  # noqa: E402
+from verinet.bounds.linear import linear_propagate  # noqa: E402
+import verinet.analyses.lipschitz_neuron as ln  # noqa: E402
+from verinet.analyses.lipschitz import _Evaluator, lipschitz  # noqa: E402
+from verinet.io import load_network  # noqa: E402
+from verinet.bounds.norms import gradient_norm_bounds  # noqa: E402
 from verinet.region import Region  # noqa: E402
-from verinet.vnnlib import parse_vnnlib  # noqa: E402
+from verinet.io.vnnlib import parse_vnnlib  # noqa: E402
 
 
 def cases(net, props: list[int], outputs: list[str]):

@@ -10,7 +10,7 @@ Table 1, ACAS Xu ``ACASXU_run2a_1_1_batch_2000.onnx`` (5-50×6-5), output 0, l�
 the gradient), boxes ``[−0.01, 0.01]^5`` and ``[−0.3, 0.3]^5`` around 0 (normalised coordinates):
 
 * ``one box``: the upper bound of the whole box from one evaluation, interval chain rule vs linear bounds
-  (back-substitution through the forward and the backward pass, :mod:`verinet.jacobian_bounds`);
+  (back-substitution through the forward and the backward pass, :mod:`verinet.bounds.jacobian_bounds`);
 * ``previous``: the branch-and-bound with the rules it had before the low-dimensional work, restored in
   this process: every box with linear bounds and an unstable ReLU split on a neuron, batches of 128 boxes,
   no searches in the worst boxes (``--no-previous`` skips it);
@@ -27,7 +27,7 @@ Columns, per case and time limit ``T``:
 * ``before``: ``lipschitz(..., search=0)`` — the lower bound from box centres, 16 random points and points
   inside fully fixed pieces only;
 * ``after``: ``lipschitz(...)`` with the default search for large gradients (5 % of ``T``;
-  :mod:`verinet.gradient_search`), whose points give rigorous lower bounds;
+  :mod:`verinet.analyses.gradient_search`), whose points give rigorous lower bounds;
 * ``baseline``: a plain search in the same ``T``, float64, not rigorous: 20,000 uniform random points,
   then projected sign-gradient ascent on ``±cᵀf`` (PGD steps, as an attack would take) from the best of
   them, recording ``‖∇(cᵀf)‖₁`` along the paths. The target is ``after.lower ≥ baseline``.
@@ -48,11 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-from verinet.gradient_search import approx_gradient_norms
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network
+from verinet.analyses.gradient_search import approx_gradient_norms
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network
 from verinet.region import Region
-from verinet.vnnlib import parse_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -88,7 +88,7 @@ def baseline_lower(net, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, seconds: 
     vals = np.concatenate([approx_gradient_norms(net, c, X[i:i + 2000]) for i in range(0, len(X), 2000)])
     best = float(vals.max())
     starts = X[np.argsort(-vals)[:32]]
-    from verinet.gradient_search import _Net
+    from verinet.analyses.gradient_search import _Net
 
     fn = _Net(net)
     while time.perf_counter() - t0 < seconds:
@@ -109,7 +109,7 @@ def baseline_lower(net, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, seconds: 
 def previous_rules():
     """The branch-and-bound's rules before the low-dimensional work: neuron splits on every box with an
     unstable ReLU under linear bounds, fixed batches, no leaf searches."""
-    mod = importlib.import_module("verinet.lipschitz")
+    mod = importlib.import_module("verinet.analyses.lipschitz")
     names = ("_LINEAR_BRANCH_SHARE", "_LINEAR_BRANCH_MAX", "_pop_count", "_LEAF_BOXES")
     saved = [getattr(mod, k) for k in names]
     for k, v in zip(names, (1.0, 10**9, lambda batch, *a: batch, 0)):

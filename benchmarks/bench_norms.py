@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from verinet.lipschitz import lipschitz  # noqa: E402
+from verinet.analyses.lipschitz import lipschitz  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
 from verinet.region import Region  # noqa: E402
 

@@ -54,10 +54,10 @@ def main(argv=None) -> int:
     if not Path(args.model).exists():
         print(f"model {args.model} not found: nothing to measure", file=sys.stderr)
         return 0
-    from verinet.loaders import load_network
+    from verinet.io import load_network
     from verinet.region import Region
 
-    lip = importlib.import_module("verinet.lipschitz")  # the package re-exports a function of that name
+    lip = importlib.import_module("verinet.analyses.lipschitz")  # the package re-exports a function of that name
     par = importlib.import_module("verinet.parallel")
     max_boxes = args.max_boxes or (2000 if args.quick else 12000)
     extra = {} if args.bounds is None else {"bounds": args.bounds}

@@ -37,14 +37,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="skip the largest instance")
     args = ap.parse_args()
-    from verinet.certificate import lipschitz_certificate, write_certificate
-    from verinet.checker import check_certificate
-    from verinet.lipschitz import lipschitz
-    from verinet.loaders import load_network
-    from verinet.prooftree import SplitTreeRecorder, vnnlib_certificate
+    from verinet.evidence.certificate import lipschitz_certificate, write_certificate
+    from verinet.evidence.checker import check_certificate
+    from verinet.analyses.lipschitz import lipschitz
+    from verinet.io import load_network
+    from verinet.evidence.prooftree import SplitTreeRecorder, vnnlib_certificate
     from verinet.region import Region
-    from verinet.verify import verify_vnnlib
-    from verinet.vnnlib import parse_vnnlib
+    from verinet.analyses.verify import verify_vnnlib
+    from verinet.io.vnnlib import parse_vnnlib
 
     print(f"{'instance':44s} {'search s':>8s} {'leaves':>7s} {'MB':>8s} {'write s':>7s} {'check s':>8s} "
           f"{'ratio':>7s}  {'load':>5s}  check result")

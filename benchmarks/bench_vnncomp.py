@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from verinet.verify import verify_vnnlib
-from verinet.vnncomp import Instance, load_instance, read_instances
+from verinet.analyses.verify import verify_vnnlib
+from verinet.analyses.vnncomp import Instance, load_instance, read_instances
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

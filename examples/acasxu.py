@@ -14,8 +14,8 @@ import argparse
 from pathlib import Path
 
 from verinet import Region, lipschitz, load_network
-from verinet.verify import verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.analyses.verify import verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 
 def data_dir() -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from verinet import Layer, Network, load_network
-from verinet.robustness import certified_radius
+from verinet.analyses.robustness import certified_radius
 
 
 def _data(rng, n=300):

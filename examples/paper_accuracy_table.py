@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from verinet import Region, lipschitz, load_network
-from verinet.loaders.jsonfmt import read_seed_query
+from verinet.io.jsonfmt import read_seed_query
 
 #: published: (value of the paper's validated tool, its time, float-based tools' value)
 PUBLISHED = {

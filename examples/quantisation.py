@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 from verinet import Region
-from verinet.robustness import Perturbation, parameter_robustness
+from verinet.analyses.robustness import Perturbation, parameter_robustness
 
 try:
     from _train import train_relu_regressor

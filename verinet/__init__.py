@@ -12,8 +12,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING
 
 from verinet.errors import ModelFormatError as ModelFormatError
@@ -25,21 +23,21 @@ from verinet.errors import VerinetInputError as VerinetInputError
 #: public name -> module that defines it; imported on first use (PEP 562), so that ``verinet --help``
 #: and other light entry points do not pay for numpy, Numba and the kernels
 _LAZY = {
-    "gradient_enclosure": "verinet.gradient",
-    "jacobian_enclosure": "verinet.gradient",
-    "ModelInfo": "verinet.info",
-    "Leaf": "verinet.lipschitz",
-    "LipschitzResult": "verinet.lipschitz",
-    "Status": "verinet.lipschitz",
-    "lipschitz": "verinet.lipschitz",
-    "from_torch": "verinet.loaders",
-    "load_network": "verinet.loaders",
-    "save_network": "verinet.loaders",
+    "gradient_enclosure": "verinet.bounds.gradient",
+    "jacobian_enclosure": "verinet.bounds.gradient",
+    "ModelInfo": "verinet.analyses.info",
+    "Leaf": "verinet.analyses.lipschitz",
+    "LipschitzResult": "verinet.analyses.lipschitz",
+    "Status": "verinet.analyses.lipschitz",
+    "lipschitz": "verinet.analyses.lipschitz",
+    "from_torch": "verinet.io",
+    "load_network": "verinet.io",
+    "save_network": "verinet.io",
     "Activation": "verinet.network",
     "InputDomain": "verinet.network",
     "Layer": "verinet.network",
     "Network": "verinet.network",
-    "output_bounds": "verinet.propagation",
+    "output_bounds": "verinet.bounds.propagation",
     "Region": "verinet.region",
 }
 
@@ -57,35 +55,22 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-class _Package(types.ModuleType):
-    """Importing the submodule ``verinet.lipschitz`` sets the package attribute ``lipschitz`` to the module;
-    the public name is the function of the same name, so bind that instead."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
-    from verinet.gradient import gradient_enclosure as gradient_enclosure
-    from verinet.gradient import jacobian_enclosure as jacobian_enclosure
-    from verinet.info import ModelInfo as ModelInfo
-    from verinet.lipschitz import Leaf as Leaf
-    from verinet.lipschitz import LipschitzResult as LipschitzResult
-    from verinet.lipschitz import Status as Status
-    from verinet.lipschitz import lipschitz as lipschitz
-    from verinet.loaders import from_torch as from_torch
-    from verinet.loaders import load_network as load_network
-    from verinet.loaders import save_network as save_network
+    from verinet.bounds.gradient import gradient_enclosure as gradient_enclosure
+    from verinet.bounds.gradient import jacobian_enclosure as jacobian_enclosure
+    from verinet.analyses.info import ModelInfo as ModelInfo
+    from verinet.analyses.lipschitz import Leaf as Leaf
+    from verinet.analyses.lipschitz import LipschitzResult as LipschitzResult
+    from verinet.analyses.lipschitz import Status as Status
+    from verinet.analyses.lipschitz import lipschitz as lipschitz
+    from verinet.io import from_torch as from_torch
+    from verinet.io import load_network as load_network
+    from verinet.io import save_network as save_network
     from verinet.network import Activation as Activation
     from verinet.network import InputDomain as InputDomain
     from verinet.network import Layer as Layer
     from verinet.network import Network as Network
-    from verinet.propagation import output_bounds as output_bounds
+    from verinet.bounds.propagation import output_bounds as output_bounds
     from verinet.region import Region as Region
 
 __all__ = [

@@ -26,7 +26,7 @@ one-element ``MPIntervalArray`` for the mp backend). Methods work on whole array
 once per layer, never per element.
 
 Adding an activation: a member of :class:`~verinet.network.Activation`, a subclass of :class:`ActivationFn`
-registered in ``_IMPLS``, its linear relaxation in :mod:`verinet.linear` (and slopes in :mod:`verinet.alpha`
+registered in ``_IMPLS``, its linear relaxation in :mod:`verinet.bounds.linear` (and slopes in :mod:`verinet.bounds.alpha`
 if optimised) and its exact semantics in the certificate checker (which keeps its own code on purpose).
 """
 

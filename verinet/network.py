@@ -166,7 +166,7 @@ class Layer:
     def from_enclosure(cls, weight_lo, weight_hi, bias_lo, bias_hi, weight_text: np.ndarray, bias_text: np.ndarray,
                        activation: Activation = Activation.RELU, alpha=0, *, name: str = "layer") -> "Layer":
         """A layer from the tightest float64 enclosures of exact decimals and the decimal strings themselves
-        (bytes arrays of the same shapes; see :mod:`verinet.loaders.decimals`)."""
+        (bytes arrays of the same shapes; see :mod:`verinet.io.decimals`)."""
         _check_shapes(weight_lo, bias_lo, name)
         exact_w = bool(np.array_equal(weight_lo, weight_hi))
         exact_b = bool(np.array_equal(bias_lo, bias_hi))
@@ -344,13 +344,13 @@ class Network:
         """Exact rational output at a rational point (piecewise-linear activations only).
 
         ``x`` entries may be ints, floats (their exact binary value), Fractions or decimal strings.
-        Computed with integer numerators over common denominators (:mod:`verinet.exact_eval`).
+        Computed with integer numerators over common denominators (:mod:`verinet.bounds.exact_eval`).
         ``deadline`` (a ``time.perf_counter()`` value), checked between layers: past it
-        :class:`verinet.exact_eval.ExactEvaluationTimeout` is raised instead of a result.
+        :class:`verinet.bounds.exact_eval.ExactEvaluationTimeout` is raised instead of a result.
         """
         if not self.piecewise_linear:
             raise ValueError("exact evaluation needs piecewise-linear activations; use a rigorous enclosure")
-        from verinet.exact_eval import evaluate_exact
+        from verinet.bounds.exact_eval import evaluate_exact
 
         return evaluate_exact(self, x, deadline=deadline)
 

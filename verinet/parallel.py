@@ -1,6 +1,6 @@
 """Parallel and distributed evaluation of the boxes of the Lipschitz branch-and-bound.
 
-The search of :func:`verinet.lipschitz.lipschitz` stays sequential and deterministic; only the evaluation
+The search of :func:`verinet.analyses.lipschitz.lipschitz` stays sequential and deterministic; only the evaluation
 of a batch of boxes is shared out. A pool cuts the batch into chunks of :data:`CHUNK` boxes at fixed offsets,
 each chunk is evaluated by the same evaluator code in some process, and the caller gets the results back
 *in chunk order*. So:

@@ -16,7 +16,7 @@ import numpy as np
 from intervals.rounding import float_down, float_up, to_fraction
 from verinet.errors import NumberFormatError, QueryError
 from verinet.exactfmt import FLOAT_MAX, parse_exact
-from verinet.norms import canonical_norm
+from verinet.bounds.norms import canonical_norm
 
 __all__ = ["Region"]
 

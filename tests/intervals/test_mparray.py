@@ -429,7 +429,7 @@ def test_no_global_precision_change():
     MPPointMatrix([["0.1", "0.2"]], prec=300).matvec(x * x)
     logistic_bounds_mpf(libmp.fone, libmp.fone, 300)
     assert (mpmath.mp.prec, mpmath.iv.prec) == before
-    for f in (ROOT / "intervals" / "mparray.py", ROOT / "verinet" / "backends" / "mp.py"):
+    for f in (ROOT / "intervals" / "mparray.py", ROOT / "verinet" / "bounds" / "backends" / "mp.py"):
         src = f.read_text()
         assert re.search(r"\bmp(math)?\.(mp|iv)?\.?(prec|dps)\s*=", src) is None
         assert "mp.prec" not in src and "mp.dps" not in src and "fastmath" not in src

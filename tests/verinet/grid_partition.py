@@ -9,8 +9,8 @@ import time
 
 import numpy as np
 
-from verinet.gradient import gradient_enclosure
-from verinet.lipschitz import Leaf, LipschitzResult, Status
+from verinet.bounds.gradient import gradient_enclosure
+from verinet.analyses.lipschitz import Leaf, LipschitzResult, Status
 
 
 def grid_boxes(lo0: np.ndarray, hi0: np.ndarray, per_axis: int) -> tuple[np.ndarray, np.ndarray]:

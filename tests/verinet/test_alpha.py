@@ -1,4 +1,4 @@
-"""Optimised ReLU lower slopes (``verinet.alpha``) against exact rational minima.
+"""Optimised ReLU lower slopes (``verinet.bounds.alpha``) against exact rational minima.
 
 The lower bound of an output over a box computed by :func:`sound_lower_bounds` must be ``≤`` the exact
 minimum of that output over the box for *every* choice of slopes (random, extreme 0/1, the optimiser's),
@@ -23,9 +23,9 @@ import helpers  # noqa: E402
 import oracle  # noqa: E402
 from helpers import hyp  # noqa: E402
 
-import verinet.alpha as alpha_mod  # noqa: E402
-from verinet.alpha import optimise_slopes, sound_lower_bounds, supports_slopes  # noqa: E402
-from verinet.linear import linear_propagate  # noqa: E402
+import verinet.bounds.alpha as alpha_mod  # noqa: E402
+from verinet.bounds.alpha import optimise_slopes, sound_lower_bounds, supports_slopes  # noqa: E402
+from verinet.bounds.linear import linear_propagate  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
 
 
@@ -159,8 +159,8 @@ def test_slopes_outside_the_range_are_caught(monkeypatch):
 def test_slopes_of_split_neurons_give_a_valid_bound_on_the_part(c):
     """Neurons with a fixed sign (bounds clamped by :func:`linear_propagate_fixed`) also take optimised lower
     slopes; the bound must hold on the part of the box where the signs hold (exact regions of the oracle)."""
-    from verinet.linear import linear_propagate_fixed
-    from verinet.propagation import kinked_layout, per_layer_signs
+    from verinet.bounds.linear import linear_propagate_fixed
+    from verinet.bounds.propagation import kinked_layout, per_layer_signs
 
     seed, sizes, acts, kind, where, mode = c
     rng, net, lo, hi = build(seed, sizes, acts, kind, where)

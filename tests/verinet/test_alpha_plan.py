@@ -1,4 +1,4 @@
-"""The float objective of the slope/multiplier optimiser (``verinet.alpha._CrownPlan``) and the shared per-box
+"""The float objective of the slope/multiplier optimiser (``verinet.bounds.alpha._CrownPlan``) and the shared per-box
 relaxations of the sound re-evaluation.
 
 The optimiser only proposes parameters, but it should optimise the bound that is then proved: for any
@@ -24,12 +24,12 @@ from helpers import hyp  # noqa: E402
 from test_alpha import build, case, random_slopes, rows_all  # noqa: E402
 from test_beta import random_betas  # noqa: E402
 
-import verinet.alpha as alpha_mod  # noqa: E402
-import verinet.linear as linear_mod  # noqa: E402
+import verinet.bounds.alpha as alpha_mod  # noqa: E402
+import verinet.bounds.linear as linear_mod  # noqa: E402
 from intervals.array import IntervalArray  # noqa: E402
-from verinet.alpha import _CrownPlan, box_relaxations, optimise_multipliers, sound_lower_bounds  # noqa: E402
-from verinet.linear import linear_propagate  # noqa: E402
-from verinet.propagation import clamp_signs, kinked_layout, per_layer_signs  # noqa: E402
+from verinet.bounds.alpha import _CrownPlan, box_relaxations, optimise_multipliers, sound_lower_bounds  # noqa: E402
+from verinet.bounds.linear import linear_propagate  # noqa: E402
+from verinet.bounds.propagation import clamp_signs, kinked_layout, per_layer_signs  # noqa: E402
 
 
 def _setup(c, n_split):

@@ -1,4 +1,4 @@
-"""Tests of :class:`verinet.backends.mp.MPBackend` against exact rational evaluation.
+"""Tests of :class:`verinet.bounds.backends.mp.MPBackend` against exact rational evaluation.
 
 Piecewise-linear networks are evaluated exactly (``Network.evaluate_exact`` and an exact chain rule with
 the activation pattern at the point); smooth ones against a private 400-bit mpmath context.
@@ -18,10 +18,10 @@ from mpmath.ctx_mp import MPContext
 from intervals import rounding as R
 from intervals.mparray import MPIntervalArray, flint_available
 from verinet import Layer, Network
-from verinet.backends import make_backend
-from verinet.backends.mp import MPBackend
-from verinet.gradient import coefficient_vector, gradient_enclosure, gradient_from_bounds, jacobian_enclosure
-from verinet.propagation import output_bounds, propagate
+from verinet.bounds.backends import make_backend
+from verinet.bounds.backends.mp import MPBackend
+from verinet.bounds.gradient import coefficient_vector, gradient_enclosure, gradient_from_bounds, jacobian_enclosure
+from verinet.bounds.propagation import output_bounds, propagate
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 

@@ -1,6 +1,6 @@
 """Split multipliers (β-CROWN) in the sound back-substitution, against exact rational minima.
 
-On the part of a box where some neurons have fixed signs, :func:`verinet.alpha.sound_lower_bounds` with
+On the part of a box where some neurons have fixed signs, :func:`verinet.bounds.alpha.sound_lower_bounds` with
 multipliers ``β`` must give a lower bound ``≤`` the exact minimum of the output over that part for *every*
 admissible choice — slopes anywhere in their range, any ``β ≥ 0`` (zero, tiny, huge, random, the
 optimiser's) — on random ReLU / leaky-ReLU / identity networks with 1–2 inputs (the exact minimum over the
@@ -25,12 +25,12 @@ from helpers import hyp  # noqa: E402
 
 from tests.verinet.test_alpha import build, case, random_slopes, rows_all  # noqa: E402
 
-import verinet.alpha as alpha_mod  # noqa: E402
-import verinet.linear as linear_mod  # noqa: E402
-from verinet.alpha import optimise_multipliers, sound_lower_bounds  # noqa: E402
-from verinet.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
+import verinet.bounds.alpha as alpha_mod  # noqa: E402
+import verinet.bounds.linear as linear_mod  # noqa: E402
+from verinet.bounds.alpha import optimise_multipliers, sound_lower_bounds  # noqa: E402
+from verinet.bounds.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
-from verinet.propagation import clamp_signs, kinked_layout, per_layer_signs  # noqa: E402
+from verinet.bounds.propagation import clamp_signs, kinked_layout, per_layer_signs  # noqa: E402
 
 
 def exact_minima_on_part(net: Network, lo, hi, want: dict) -> list[Fraction] | None:
@@ -176,7 +176,7 @@ def test_optimised_intermediate_bounds_enclose_the_exact_range(c):
     activation at ``k``, exact weights kept, as the oracle's network)."""
     import dataclasses
 
-    from verinet.alpha import SlopeTightener
+    from verinet.bounds.alpha import SlopeTightener
     from verinet.network import Activation
 
     seed, sizes, acts, kind, where, mode = c
@@ -196,7 +196,7 @@ def test_optimised_intermediate_bounds_enclose_the_exact_range(c):
 def test_intermediate_bounds_tighten_a_hidden_neuron():
     """z₂ = relu(x) − x/2 on [−1, 2] (through an always-active neuron): CROWN's default lower slope gives
     min ≥ −1/2, an optimised slope (1/2) gives the exact minimum 0."""
-    from verinet.alpha import SlopeTightener
+    from verinet.bounds.alpha import SlopeTightener
 
     net = Network((Layer.from_exact([["1"], ["1"]], ["0", "10"], "relu"),
                    Layer.from_exact([["1", "-0.5"]], ["5"], "relu"),
@@ -213,8 +213,8 @@ def test_search_with_multipliers_never_contradicts_the_exact_minimum(seed):
     """The search with optimised slopes and split multipliers (``bounds="alpha"``: neuron splits whose parts
     reuse their parent's hidden enclosures) on ``y₀ ≤ t``: never ``unsat`` when ``t`` is above the exact
     minimum over the box, never ``sat`` when it is below (and ``sat`` witnesses are exact)."""
-    from verinet.verify import verify_vnnlib
-    from verinet.vnnlib import parse_vnnlib
+    from verinet.analyses.verify import verify_vnnlib
+    from verinet.io.vnnlib import parse_vnnlib
 
     _, net, lo, hi = build(seed, [2, 8, 8, 2], ["relu", "relu", "identity"], "dyadic", "random")
     mins, _ = exact_range(net, lo, hi)

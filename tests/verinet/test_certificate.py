@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from verinet import Layer, Network, __version__
-from verinet.certificate import (
+from verinet.evidence.certificate import (
     SEMANTICS,
     lipschitz_certificate,
     lipschitz_statement,
@@ -27,8 +27,8 @@ from verinet.certificate import (
 )
 from verinet.errors import CertificateError
 from verinet.exactfmt import float_to_exact_str
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, read_seed_query, save_network
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, read_seed_query, save_network
 from verinet.region import Region
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"

@@ -1,5 +1,5 @@
 """Certificates of back-substituted gradient bounds: round trips, tampering, and the checker's own
-re-derivation (:mod:`verinet.checker_backsub`) against exact rationals."""
+re-derivation (:mod:`verinet.evidence.checker_backsub`) against exact rationals."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from tests import oracle
-from verinet.certificate import BACKSUB_MARGIN, lipschitz_certificate, write_certificate
-from verinet.checker import _exact_layers, check_certificate
-from verinet.checker_backsub import BacksubNet, fixed_arrays, gradient_upper, leaf_upper
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, save_network
+from verinet.evidence.certificate import BACKSUB_MARGIN, lipschitz_certificate, write_certificate
+from verinet.evidence.checker import _exact_layers, check_certificate
+from verinet.evidence.checker_backsub import BacksubNet, fixed_arrays, gradient_upper, leaf_upper
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, save_network
 from verinet.region import Region
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -130,7 +130,7 @@ def wide(tmp_path_factory):
 
 
 def test_neuron_search_round_trip(wide):
-    from verinet.report import render_report
+    from verinet.evidence.report import render_report
 
     tmp, r, cert = wide
     ev = cert["evidence"]
@@ -148,7 +148,7 @@ def test_neuron_search_round_trip(wide):
     res = check_certificate(path, workers=2)  # the pool's workers get the confirmed root bounds
     assert res.valid, res.reason
     # a lowered bound in the companion table is found by the table checker too
-    from verinet.leaftable import read_leaf_table
+    from verinet.evidence.leaftable import read_leaf_table
 
     doc = json.loads(path.read_text())
     table = read_leaf_table(doc["evidence"]["leaves"], tmp, 64)
@@ -311,9 +311,9 @@ def test_vnnlib_certificate_with_companion_tables(tmp_path):
     import jsonschema
     from click.testing import CliRunner
 
-    from verinet.certificate import schema
+    from verinet.evidence.certificate import schema
     from verinet.cli import main
-    from verinet.leaftable import LeafTable, read_leaf_table
+    from verinet.evidence.leaftable import LeafTable, read_leaf_table
 
     model = DATA / "acasxu" / "ACASXU_run2a_3_3_batch_2000.onnx"  # property 3: a handful of leaves
     for f in (model, DATA / "acasxu" / "prop_3.vnnlib"):

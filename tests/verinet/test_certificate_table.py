@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from tests.helpers import kink_box, kink_neurons, place_kinks, random_spec
 from tests.verinet.grid_partition import grid_result
-from verinet.certificate import (
+from verinet.evidence.certificate import (
     companion_name,
     lipschitz_certificate,
     load_certificate,
@@ -27,16 +27,16 @@ from verinet.certificate import (
     schema,
     write_certificate,
 )
-from verinet.checker import _exact_layers, _IVec, _propagate, _Quantity, _tiling_failure, check_certificate
-from verinet.checker_cover import tiling_failure_ranks
-from verinet.checker_fast import FloatNet, _dd, norm_upper, output_bounds
+from verinet.evidence.checker import _exact_layers, _IVec, _propagate, _Quantity, _tiling_failure, check_certificate
+from verinet.evidence.checker_cover import tiling_failure_ranks
+from verinet.evidence.checker_fast import FloatNet, _dd, norm_upper, output_bounds
 from verinet.cli import main
 from verinet.errors import CertificateError
-from verinet.leaftable import LeafTable, file_sha256, read_leaf_table
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, save_network
+from verinet.evidence.leaftable import LeafTable, file_sha256, read_leaf_table
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, save_network
 from verinet.region import Region
-from verinet.robustness import certified_radius, local_robustness
+from verinet.analyses.robustness import certified_radius, local_robustness
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 _VALIDATOR = jsonschema.Draft202012Validator(schema())
@@ -103,7 +103,7 @@ def test_npz_round_trip_matches_json(which, grid, signs, tmp_path):
 def test_auto_format_threshold(grid, tmp_path, monkeypatch):
     model, net, res = grid
     assert lipschitz_certificate(res, net, format="auto")["schema_version"] == "2"  # 1600 < default threshold
-    monkeypatch.setattr("verinet.leaftable.AUTO_NPZ_LEAVES", 1000)
+    monkeypatch.setattr("verinet.evidence.leaftable.AUTO_NPZ_LEAVES", 1000)
     doc = lipschitz_certificate(res, net, format="auto")
     assert doc["schema_version"] == "3" and isinstance(doc["evidence"]["leaves"], LeafTable)
     with pytest.raises(CertificateError, match="unknown certificate format"):
@@ -117,7 +117,7 @@ def test_write_is_atomic(grid, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("verinet.certificate.json.dumps", boom)
+    monkeypatch.setattr("verinet.evidence.certificate.json.dumps", boom)
     with pytest.raises(KeyboardInterrupt):
         write_certificate(cert, tmp_path / "c.json")
     assert list(tmp_path.iterdir()) == []  # neither the document, nor its companion, nor a temporary file

@@ -8,10 +8,10 @@ from fractions import Fraction
 import numpy as np
 
 from tests.intervals.test_spectral import _det
-from verinet.certificate import lipschitz_certificate
-from verinet.checker import _IVec, _mid_rad_spectral_ok, _positive_definite, check_certificate
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, save_network
+from verinet.evidence.certificate import lipschitz_certificate
+from verinet.evidence.checker import _IVec, _mid_rad_spectral_ok, _positive_definite, check_certificate
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, save_network
 from verinet.network import Layer, Network
 from verinet.region import Region
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from verinet.certificate import lipschitz_certificate, write_certificate
+from verinet.evidence.certificate import lipschitz_certificate, write_certificate
 from verinet.cli import main
 from verinet.cli._common import EXIT_CODES
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network
 from verinet.region import Region
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -187,7 +187,7 @@ def _mutations(cert: dict):
 
 
 def test_mutated_certificates(certificate, corpus, monkeypatch):
-    monkeypatch.setattr("verinet.report._matplotlib", lambda: None)  # plots are slow and beside the point
+    monkeypatch.setattr("verinet.evidence.report._matplotlib", lambda: None)  # plots are slow and beside the point
     d, cert = certificate
     for name, doc in _mutations(cert):
         path = d / "mutant.json"

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from verinet.certificate import lipschitz_certificate, write_certificate
+from verinet.evidence.certificate import lipschitz_certificate, write_certificate
 from verinet.cli import main
 from verinet.cli._query import parse_center
 from verinet.errors import NumberFormatError, QueryError, VerinetInputError
 from verinet.exactfmt import parse_exact
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network
 from verinet.region import Region
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -144,7 +144,7 @@ def test_report_and_demo_unwritable(cert_dir, tmp_path):
 
 
 def test_result_printed_even_if_saving_fails(tmp_path, monkeypatch):
-    import verinet.certificate as certificate
+    import verinet.evidence.certificate as certificate
 
     def fail(cert, path, **kw):
         raise OSError(28, "No space left on device")
@@ -158,7 +158,7 @@ def test_result_printed_even_if_saving_fails(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- 4. Ctrl-C
 def test_interrupted_lipschitz_prints_sound_bounds(monkeypatch):
-    lip = sys.modules["verinet.lipschitz"]  # the package attribute of that name is the function
+    lip = sys.modules["verinet.analyses.lipschitz"]  # the package attribute of that name is the function
 
     def interrupted(*args, progress=None, **kw):
         progress({"seconds": 3.0, "boxes": 1234, "boxes_per_second": 400.0, "lower": 0.25, "upper": 0.5})
@@ -171,8 +171,8 @@ def test_interrupted_lipschitz_prints_sound_bounds(monkeypatch):
 
 
 def test_interrupted_verify_and_robust_exit_unknown(monkeypatch):
-    import verinet.robustness as rob
-    import verinet.verify as ver
+    import verinet.analyses.robustness as rob
+    import verinet.analyses.verify as ver
 
     def boom(*args, **kw):
         raise KeyboardInterrupt
@@ -296,7 +296,7 @@ def test_directory_as_model_is_bad_input(tmp_path):
 
 
 def test_internal_errors_are_not_blamed_on_the_input(monkeypatch):
-    import verinet.info as info_mod
+    import verinet.analyses.info as info_mod
 
     def broken(*args, **kw):
         raise ZeroDivisionError("division by zero")
@@ -380,7 +380,7 @@ def test_readme_quickstart_inputs_exist():
 
 
 def test_interrupt_with_nothing_to_report_exits_130(monkeypatch):
-    import verinet.info as info_mod
+    import verinet.analyses.info as info_mod
 
     def interrupted(*args, **kw):
         raise KeyboardInterrupt

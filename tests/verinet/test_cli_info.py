@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from verinet.cli import main
-from verinet.info import ModelInfo
-from verinet.loaders import load_network
+from verinet.analyses.info import ModelInfo
+from verinet.io import load_network
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHARED = Path(__file__).resolve().parents[1] / "data"

@@ -1,4 +1,4 @@
-"""The vectorised decimal reader (verinet.loaders.decimals) against exact rationals, and the JSON loader
+"""The vectorised decimal reader (verinet.io.decimals) against exact rationals, and the JSON loader
 built on it: the tightest float64 enclosure of every decimal, the exact weights kept (lazily)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from intervals.rounding import float_down, float_up
 from tests.helpers import hyp
-from verinet.loaders import decimals, load_network
-from verinet.loaders.decimals import enclose_decimals
+from verinet.io import decimals, load_network
+from verinet.io.decimals import enclose_decimals
 
 
 def _expected(s: str) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""Integer exact evaluation (``verinet.exact_eval``) against the textbook ``Fraction`` evaluation.
+"""Integer exact evaluation (``verinet.bounds.exact_eval``) against the textbook ``Fraction`` evaluation.
 
 The reference is ``tests.helpers.exact_forward``: ``Σ W_ij a_j + b_i`` with ``fractions.Fraction`` entries,
 the activation applied exactly. Inputs are adversarial: full 53-bit float weights, huge/tiny weights and
@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from tests.helpers import NetSpec, dyadic_point, exact_forward, hyp, kink_neurons, place_kinks, random_spec
 from verinet import Layer, Network
-from verinet.exact_eval import ExactEvaluationTimeout, integer_layer
-from verinet.loaders import load_network
-from verinet.verify import verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.bounds.exact_eval import ExactEvaluationTimeout, integer_layer
+from verinet.io import load_network
+from verinet.analyses.verify import verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 F = Fraction
 
@@ -155,7 +155,7 @@ def test_deadline_is_checked_between_layers(monkeypatch):
         calls.append(1)
         return next(clock)
 
-    monkeypatch.setattr("verinet.exact_eval.time.perf_counter", fake)
+    monkeypatch.setattr("verinet.bounds.exact_eval.time.perf_counter", fake)
     with pytest.raises(ExactEvaluationTimeout):
         net.evaluate_exact(x, deadline=5.0)
     assert len(calls) == 3
@@ -182,7 +182,7 @@ def test_verify_never_reports_sat_without_a_finished_confirmation(monkeypatch):
 
 def test_local_robustness_never_falsifies_after_its_deadline():
     # f(x) = 2 x0 − x1 deviates by 0.3 on the 0.1-ball: falsified for ε = 0.29, unless out of time
-    from verinet.robustness import local_robustness
+    from verinet.analyses.robustness import local_robustness
 
     net = Network((Layer.from_exact([["2", "-1"]], ["0"], "identity"),))
     assert local_robustness(net, ["0", "0"], "0.1", epsilon="0.29", time_limit=10).verdict.value == "falsified"

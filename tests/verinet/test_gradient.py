@@ -33,14 +33,14 @@ import helpers
 from helpers import assert_encloses, assert_iv_enclosed, hyp
 
 from intervals.array import IntervalArray
-from verinet.backends import make_backend
-from verinet.gradient import (
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import (
     gradient_enclosure,
     gradient_from_bounds,
     jacobian_enclosure,
 )
 from verinet.network import Layer, Network
-from verinet.propagation import propagate
+from verinet.bounds.propagation import propagate
 
 MODES = ("reverse", "forward", "both")
 

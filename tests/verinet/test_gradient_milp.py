@@ -1,4 +1,4 @@
-"""The gradient MILP (:mod:`verinet.gradient_milp`): a candidate oracle for Lipschitz lower bounds.
+"""The gradient MILP (:mod:`verinet.analyses.gradient_milp`): a candidate oracle for Lipschitz lower bounds.
 
 * on random 1–2-input ReLU networks its optimum equals the exact constant (float tolerance: the MILP
   is a float model; it is never reported as a bound), and the fixed-sign variant stays below it;
@@ -18,8 +18,8 @@ import pytest
 
 pytest.importorskip("scipy.optimize")
 
-from verinet.gradient_milp import gradient_milp, milp_candidates, supports_milp  # noqa: E402
-from verinet.lipschitz import _Evaluator  # noqa: E402
+from verinet.analyses.gradient_milp import gradient_milp, milp_candidates, supports_milp  # noqa: E402
+from verinet.analyses.lipschitz import _Evaluator  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oracle import exact_lipschitz, network_from_spec, random_spec  # noqa: E402

@@ -1,4 +1,4 @@
-"""The search for large gradients (``verinet.gradient_search``) and the lower bounds it feeds.
+"""The search for large gradients (``verinet.analyses.gradient_search``) and the lower bounds it feeds.
 
 The search itself is a float heuristic; what must hold exactly is that the lower bound reported by
 ``lipschitz`` from its candidates never exceeds the true constant (exact rational oracle of
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verinet.gradient_search import approx_gradient_candidates, approx_gradient_norms
-from verinet.lipschitz import lipschitz
+from verinet.analyses.gradient_search import approx_gradient_candidates, approx_gradient_norms
+from verinet.analyses.lipschitz import lipschitz
 from verinet.network import Layer, Network
 from verinet.region import Region
 
@@ -28,8 +28,8 @@ from helpers import hyp  # noqa: E402
 from oracle import ExactLayer, exact_lipschitz, network_from_spec, random_spec  # noqa: E402
 
 F = Fraction
-# the module (``verinet.lipschitz`` the attribute is the function)
-lipschitz_module = importlib.import_module("verinet.lipschitz")
+# the module (``verinet.analyses.lipschitz`` the attribute is the function)
+lipschitz_module = importlib.import_module("verinet.analyses.lipschitz")
 
 
 def _kinked_at_zero() -> Network:
@@ -113,7 +113,7 @@ def test_tightness_search_finds_the_largest_piece(seed):
 
 def test_tightness_smoothed_ascent_direction_is_a_hessian_vector_product():
     """The ascent direction is ``∇_x ‖g_τ(x)‖₂``: compare with central differences on a tanh network."""
-    from verinet.gradient_search import _Search
+    from verinet.analyses.gradient_search import _Search
 
     rng = np.random.default_rng(0)
     sizes = [3, 6, 5, 2]

@@ -1,4 +1,4 @@
-"""Soundness of the back-substituted gradient bounds (:mod:`verinet.jacobian_bounds`) against exact rationals.
+"""Soundness of the back-substituted gradient bounds (:mod:`verinet.bounds.jacobian_bounds`) against exact rationals.
 
 * every line of the product relaxation and of the ``|·|`` chord is checked exactly (``Fraction``) at
   sampled points, the ends and 0, on adversarial floats (huge, tiny, subnormal, exact ties);
@@ -22,13 +22,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import verinet.jacobian_bounds as jb
-from verinet.backends import make_backend
-from verinet.gradient import coefficient_vector, gradient_from_bounds
-from verinet.jacobian_bounds import abs_chord, gradient_bounds, gradient_norm_upper, product_lines
-from verinet.linear import linear_propagate
+import verinet.bounds.jacobian_bounds as jb
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import coefficient_vector, gradient_from_bounds
+from verinet.bounds.jacobian_bounds import abs_chord, gradient_bounds, gradient_norm_upper, product_lines
+from verinet.bounds.linear import linear_propagate
 from verinet.network import Layer, Network
-from verinet.propagation import propagate
+from verinet.bounds.propagation import propagate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import (  # noqa: E402
@@ -302,8 +302,8 @@ def test_network_level_mutant_is_caught(monkeypatch):
 def test_one_box_figures_on_acasxu():
     """The tightness gain on a real network (ACAS Xu, box [-0.01, 0.01]^5): ≥ 5× below interval products."""
     path = Path(__file__).resolve().parents[1] / "data" / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
-    from verinet.loaders import load_network
-    from verinet.norms import gradient_norm_bounds
+    from verinet.io import load_network
+    from verinet.bounds.norms import gradient_norm_bounds
 
     net = load_network(path)
     b = make_backend(net)
@@ -323,7 +323,7 @@ def test_one_box_figures_on_acasxu():
 
 @pytest.mark.parametrize("i", range(4))
 def test_lipschitz_with_linear_jacobian_converges_to_the_exact_constant(i):
-    from verinet.lipschitz import Status, lipschitz
+    from verinet.analyses.lipschitz import Status, lipschitz
     from verinet.region import Region
 
     rng = np.random.default_rng(900 + i)
@@ -342,7 +342,7 @@ def test_lipschitz_with_linear_jacobian_converges_to_the_exact_constant(i):
 
 def test_jacobian_option_resolution_and_errors():
     from verinet.errors import QueryError
-    from verinet.lipschitz import lipschitz
+    from verinet.analyses.lipschitz import lipschitz
     from verinet.region import Region
 
     net = network_from_spec(oracle_spec(np.random.default_rng(3), 2, [6, 6]))
@@ -357,16 +357,16 @@ def test_jacobian_option_resolution_and_errors():
 
 def test_certificates_keep_the_back_substituted_bound(tmp_path):
     """A run with back-substituted gradient bounds is certified as it is (no switch to interval gradients),
-    and the checker re-derives the bounds (verinet.checker_backsub)."""
+    and the checker re-derives the bounds (verinet.evidence.checker_backsub)."""
     import json
 
     from click.testing import CliRunner
 
-    from verinet.certificate import lipschitz_certificate
-    from verinet.checker import check_certificate
+    from verinet.evidence.certificate import lipschitz_certificate
+    from verinet.evidence.checker import check_certificate
     from verinet.cli import main
-    from verinet.lipschitz import lipschitz
-    from verinet.loaders import load_network, save_network
+    from verinet.analyses.lipschitz import lipschitz
+    from verinet.io import load_network, save_network
     from verinet.region import Region
 
     model = tmp_path / "net.npz"

@@ -1,4 +1,4 @@
-"""Lower-bound searches inside the branch-and-bound's worst boxes (``verinet.leaf_search``), the batch
+"""Lower-bound searches inside the branch-and-bound's worst boxes (``verinet.analyses.leaf_search``), the batch
 size rule of the search loop, and ``verinet lipschitz --search``.
 
 The leaf search is a float heuristic; what must hold exactly is that every lower bound it leads to is a
@@ -17,15 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from verinet.cli import main
-from verinet.leaf_search import leaf_candidates
-from verinet.lipschitz import lipschitz
+from verinet.analyses.leaf_search import leaf_candidates
+from verinet.analyses.lipschitz import lipschitz
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oracle import exact_lipschitz, network_from_spec, random_spec  # noqa: E402
 
 F = Fraction
-L = importlib.import_module("verinet.lipschitz")
+L = importlib.import_module("verinet.analyses.lipschitz")
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed"
 
 
@@ -74,7 +74,7 @@ def test_mutation_float_values_as_bounds_are_caught(monkeypatch):
     """Deliberate bug: take the leaf search's float gradient norms as lower bounds at kinks. The kink
     case (``f = 5 relu(x + 10) − 4 relu(x)`` on [0, 1], constant 1; the float gate at x = 0 sees slope 5)
     then reports a lower bound above the constant."""
-    from verinet.gradient_search import approx_gradient_norms
+    from verinet.analyses.gradient_search import approx_gradient_norms
     from verinet.network import Layer, Network
 
     net = Network((Layer.from_exact([["1"], ["1"]], ["10", "0"], "relu"),

@@ -1,4 +1,4 @@
-"""Sound linear bound propagation (``verinet.linear``) against exact rational forward passes.
+"""Sound linear bound propagation (``verinet.bounds.linear``) against exact rational forward passes.
 
 Random ReLU / leaky-ReLU / identity networks (depth 1–4, widths 2–10; weights that are full-precision
 floats, few-bit dyadic floats, or decimal strings read with ``Layer.from_exact``, i.e. interval weights in
@@ -29,10 +29,10 @@ import helpers  # noqa: E402
 from helpers import assert_encloses, assert_iv_enclosed, hyp  # noqa: E402
 
 from intervals.array import IntervalArray  # noqa: E402
-from verinet.backends import make_backend  # noqa: E402
-from verinet.linear import _concretize, _relax_step, linear_objective_bounds, linear_propagate  # noqa: E402
+from verinet.bounds.backends import make_backend  # noqa: E402
+from verinet.bounds.linear import _concretize, _relax_step, linear_objective_bounds, linear_propagate  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
-from verinet.propagation import LayerBounds, propagate  # noqa: E402
+from verinet.bounds.propagation import LayerBounds, propagate  # noqa: E402
 
 INF = math.inf
 ACASXU = Path(__file__).resolve().parents[1] / "data" / "acasxu" / "ACASXU_run2a_1_1_batch_2000.onnx"
@@ -423,7 +423,7 @@ def _kernel_inputs(rng, B=3, n=7, P_per=(2, 0, 3)):
 
 
 def test_kernels_match_their_python_twins():
-    from verinet.linear import _lines
+    from verinet.bounds.linear import _lines
 
     rng = np.random.default_rng(0)
     B, n = 4, 9
@@ -465,7 +465,7 @@ def test_kernels_match_their_python_twins():
 def test_relax_step_exact_upper_bound(scale):
     """The kernel's offset is ≥ the exact ``Σ Γ_i k_i + Σ |fl(Γ_i s_i)| w_i + σ`` (checked in Fractions),
     also when the products underflow (the ``nη`` and ``σ`` terms are all that is left there)."""
-    from verinet.linear import _consts
+    from verinet.bounds.linear import _consts
 
     rng = np.random.default_rng(7)
     for _ in range(20):
@@ -496,7 +496,7 @@ def test_relax_step_exact_upper_bound(scale):
 def test_concretize_exact_upper_bound(scale):
     """``_concretize`` adds ``≥ max_{x ∈ box} G x`` (exact: ``Σ max(G_l lo_l, G_l hi_l)``), with the input
     data of :func:`_input_data`, including products in the subnormal range."""
-    from verinet.linear import _input_data, _prepare
+    from verinet.bounds.linear import _input_data, _prepare
 
     rng = np.random.default_rng(12)
     n = 40  # n·η/2 of underflow error exceeds the η of each final outward step
@@ -527,7 +527,7 @@ def _acasxu():
     if not ACASXU.exists():
         pytest.skip("ACAS Xu network not available")
     pytest.importorskip("onnx")
-    from verinet.loaders import load_network
+    from verinet.io import load_network
 
     return load_network(ACASXU)
 
@@ -657,7 +657,7 @@ def test_relaxation_lines_are_valid_exactly(pairs, act, alpha):
     """``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` on ``[l, u]``, checked in Fractions at ``l``, ``u`` and the kink
     (σ minus a line is convex or concave and piecewise linear, so these points decide); slopes ≥ 0;
     ``k_U ≥ t_U + s_U b_hi`` and ``k_L ≤ t_L + s_L b_lo`` exactly."""
-    from verinet.linear import _LayerPrep, _relaxation
+    from verinet.bounds.linear import _LayerPrep, _relaxation
 
     lo = np.array([min(a, b) for a, b in pairs])
     hi = np.array([max(a, b) for a, b in pairs])
@@ -702,7 +702,7 @@ def test_relaxation_lines_are_valid_exactly(pairs, act, alpha):
 def test_leaky_chord_near_alpha_exactly(alpha):
     """Unstable leaky-ReLU intervals with ``u ≪ |l|``: the chord slope is close to α, so ``σ(l) − s l`` is a
     small difference and one ulp lost in ``σ̄(l) = α_lo l`` would show. Checked in Fractions."""
-    from verinet.linear import _LayerPrep, _relaxation
+    from verinet.bounds.linear import _LayerPrep, _relaxation
 
     rng = np.random.default_rng(5)
     n = 200
@@ -726,7 +726,7 @@ def test_leaky_chord_near_alpha_exactly(alpha):
 def test_error_weights_and_start_offsets_are_upper_bounds(seed, kind, scale):
     """``w ≥ γ_{n_j}(|W| ma) + Wr ma + u h``, ``σ ≥ η/2 Σ h + n_j η Σ ma`` with ``h ≥ (|Wm| + Wr) ma``,
     ``Wm ± Wr ⊇ [W_lo, W_hi]``, and the input data ``ax ≥ xr + γ_n|xm|``, all in Fractions."""
-    from verinet.linear import _consts, _input_data, _LayerPrep, _nonneg_matvec_up, _prepare, _relaxation
+    from verinet.bounds.linear import _consts, _input_data, _LayerPrep, _nonneg_matvec_up, _prepare, _relaxation
 
     rng = np.random.default_rng(seed)
     n_in, n_out = int(rng.integers(1, 6)), int(rng.integers(1, 6))
@@ -777,7 +777,7 @@ def test_error_weights_and_start_offsets_are_upper_bounds(seed, kind, scale):
 def test_start_rows_bound_the_exact_pre_activations(seed, kind, scale):
     """``±z_i ≤ ±Wm_i a + offset`` for every ``|a| ≤ ma``, exact weights and biases: the offset must be
     ``≥ ±b_i + Σ_j |W_ij − Wm_ij| ma_j`` (worst case over ``a``), checked in Fractions."""
-    from verinet.linear import _LayerPrep, _start_rows
+    from verinet.bounds.linear import _LayerPrep, _start_rows
 
     rng = np.random.default_rng(seed)
     n_in, n_out = int(rng.integers(1, 6)), int(rng.integers(1, 6))

@@ -1,4 +1,4 @@
-"""Linear relaxations of sigmoid/tanh layers in ``verinet.linear`` (parallel lines, chords on convex/concave
+"""Linear relaxations of sigmoid/tanh layers in ``verinet.bounds.linear`` (parallel lines, chords on convex/concave
 pieces) against an independent high-precision oracle.
 
 * ``_relaxation`` lines: ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` at many float points of ``[l, u]`` (endpoints,
@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers
 from helpers import assert_iv_enclosed, hyp
 
-import verinet.linear as VL
+import verinet.bounds.linear as VL
 from intervals.array import IntervalArray
-from verinet.backends import make_backend
-from verinet.linear import _LayerPrep, _relaxation, linear_objective_bounds, linear_propagate
+from verinet.bounds.backends import make_backend
+from verinet.bounds.linear import _LayerPrep, _relaxation, linear_objective_bounds, linear_propagate
 from verinet.network import Layer, Network
-from verinet.propagation import propagate
+from verinet.bounds.propagation import propagate
 
 INF = math.inf
 FMAX = float(np.finfo(np.float64).max)

@@ -1,4 +1,4 @@
-"""The validated Lipschitz branch-and-bound (``verinet.lipschitz``) against exact rational oracles.
+"""The validated Lipschitz branch-and-bound (``verinet.analyses.lipschitz``) against exact rational oracles.
 
 Ground truth comes from ``tests/oracle.py`` (exact region enumeration in ``fractions.Fraction`` for 1-D and
 2-D inputs, one-pattern boxes and finite-difference slopes in any dimension). Soundness assertions are
@@ -7,7 +7,7 @@ exact comparisons of the returned floats with exact values — no tolerance; a t
 
 Known limitations of the method are kept as strict ``xfail`` tests with minimal examples (they start
 passing, and fail as "XPASS", when fixed): the l2 operator norm of a mixed-sign Jacobian is bounded
-through ``|J|`` (``verinet.norms``).
+through ``|J|`` (``verinet.bounds.norms``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from verinet.errors import QueryError
-from verinet.lipschitz import LipschitzResult, Status, lipschitz
-from verinet.loaders import load_network, read_seed_query
+from verinet.analyses.lipschitz import LipschitzResult, Status, lipschitz
+from verinet.io import load_network, read_seed_query
 from verinet.network import Layer, Network
 from verinet.region import Region
 
@@ -48,7 +48,7 @@ F = Fraction
 DATA = Path(__file__).resolve().parents[1] / "data" / "seed"
 SHARED = Path(__file__).resolve().parents[1] / "data" / "seed"
 NORMS = ("inf", "2", "1")
-TINY = 2.0 ** -511  # verinet.lipschitz stops below this: the constant is 0 to float64 resolution
+TINY = 2.0 ** -511  # verinet.analyses.lipschitz stops below this: the constant is 0 to float64 resolution
 
 
 def _seed_path(name: str) -> Path:
@@ -607,7 +607,7 @@ def test_three_inputs_converge_at_kink_triple_points():
 def test_coincident_kinks_converge():
     """Coincident kinks (not in general position): with relu(x) and relu(-x) both unstable, the fixed-sign
     piece {x >= 0, -x >= 0} = {0} has measure zero, and its chain-rule gradient 2 + 1 = 3 kept the upper
-    bound at 3 until such parts were proved null (``verinet.null_parts``) and dropped."""
+    bound at 3 until such parts were proved null (``verinet.analyses.null_parts``) and dropped."""
     net = Network((Layer.from_exact([["1"], ["-1"]], ["0", "0"]), Layer.from_exact([["2", "-1"]], ["0"], "identity")))
     r = lipschitz(net, _box([-1], [1]), tol=1e-9, max_boxes=2000)  # f(x) = 2 relu(x) - relu(-x): L = 2
     assert r.lower <= 2 <= r.upper
@@ -641,9 +641,9 @@ def test_certificate_of_linear_bound_leaves_checks(tmp_path):
     # leaves enclosed with linear bounds are certified as such; the checker re-derives them with its own
     # linear bounds (tests/verinet/test_proof_certificates.py covers tampering)
     pytest.importorskip("flint")
-    from verinet.certificate import lipschitz_certificate
-    from verinet.checker import check_certificate
-    from verinet.loaders import load_network, save_network
+    from verinet.evidence.certificate import lipschitz_certificate
+    from verinet.evidence.checker import check_certificate
+    from verinet.io import load_network, save_network
     from verinet.region import Region
 
     spec = random_spec(np.random.default_rng(1), 2, [8, 8])

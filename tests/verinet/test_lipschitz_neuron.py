@@ -1,4 +1,4 @@
-"""Neuron-sign branch-and-bound for Lipschitz constants (:mod:`verinet.lipschitz_neuron`), against exact rationals.
+"""Neuron-sign branch-and-bound for Lipschitz constants (:mod:`verinet.analyses.lipschitz_neuron`), against exact rationals.
 
 * on random 1–2-input ReLU networks the bounds enclose the exact constant (region enumeration), for boxes
   in general position, boxes whose corners and centre lie exactly on kinks, and a network with a neuron
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import verinet.lipschitz_neuron as ln
-from verinet.lipschitz import _Evaluator, _output_label, lipschitz
+import verinet.analyses.lipschitz_neuron as ln
+from verinet.analyses.lipschitz import _Evaluator, _output_label, lipschitz
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

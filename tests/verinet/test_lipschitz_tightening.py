@@ -1,4 +1,4 @@
-"""Tightened pre-activation bounds of the neuron-sign search (:class:`verinet.lipschitz_neuron._Tightening`).
+"""Tightened pre-activation bounds of the neuron-sign search (:class:`verinet.analyses.lipschitz_neuron._Tightening`).
 
 * root (α-CROWN) and part (β-CROWN under the part's sign constraints) bounds contain the exact
   pre-activations of every sampled point of the part (2 inputs: a dense grid; 64: corners, interior points),
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import verinet.alpha as alpha
-import verinet.lipschitz_neuron as ln
-from verinet.lipschitz import _Evaluator, _output_label, lipschitz
+import verinet.bounds.alpha as alpha
+import verinet.analyses.lipschitz_neuron as ln
+from verinet.analyses.lipschitz import _Evaluator, _output_label, lipschitz
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

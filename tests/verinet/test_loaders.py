@@ -18,14 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verinet.errors import ModelFormatError
-from verinet.loaders import (
+from verinet.io import (
     load_network,
     load_nnet,
     parse_nnet,
     read_seed_query,
     save_network,
 )
-from verinet.loaders._common import exact_str
+from verinet.io._common import exact_str
 from verinet.network import Activation, InputDomain, Layer, Network
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -768,7 +768,7 @@ def test_acasxu_onnx_loads_fast():
 
 def test_torch_sequential():
     torch = pytest.importorskip("torch")
-    from verinet.loaders import from_torch
+    from verinet.io import from_torch
 
     nn = torch.nn
     model = nn.Sequential(

@@ -1,4 +1,4 @@
-"""Zero-volume parts (``verinet.null_parts``) and their check by the certificate checker.
+"""Zero-volume parts (``verinet.analyses.null_parts``) and their check by the certificate checker.
 
 Soundness: a part with a point of positive-area cell (exact region enumeration of ``tests/oracle.py``) is
 never proved null; completeness on the cases that motivate the proof: coinciding kinks (a neuron and its
@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verinet.certificate import lipschitz_certificate
-from verinet.checker import check_certificate
-from verinet.lipschitz import Status, lipschitz
-from verinet.loaders import load_network, save_network
-from verinet.null_parts import prove_null_part
+from verinet.evidence.certificate import lipschitz_certificate
+from verinet.evidence.checker import check_certificate
+from verinet.analyses.lipschitz import Status, lipschitz
+from verinet.io import load_network, save_network
+from verinet.analyses.null_parts import prove_null_part
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -21,7 +21,7 @@ from verinet.errors import QueryError
 from verinet.parallel import CHUNK, DaskPool, EvaluatorPool, make_pool
 from verinet.region import Region
 
-L = importlib.import_module("verinet.lipschitz")  # the package re-exports a function of the same name
+L = importlib.import_module("verinet.analyses.lipschitz")  # the package re-exports a function of the same name
 
 MAX_BOXES = 2000  # below the 2,785 boxes the search needs to converge
 

@@ -1,4 +1,4 @@
-"""The neuron-sign search through the worker pool (:mod:`verinet.lipschitz_neuron`, :mod:`verinet.parallel`).
+"""The neuron-sign search through the worker pool (:mod:`verinet.analyses.lipschitz_neuron`, :mod:`verinet.parallel`).
 
 * the pool's evaluator, rebuilt from the search's evaluator and the shipped root bounds, gives the chunk
   results of this process bit for bit;
@@ -20,8 +20,8 @@ from verinet.region import Region
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oracle import network_from_spec, random_spec  # noqa: E402
 
-L = importlib.import_module("verinet.lipschitz")
-ln = importlib.import_module("verinet.lipschitz_neuron")
+L = importlib.import_module("verinet.analyses.lipschitz")
+ln = importlib.import_module("verinet.analyses.lipschitz_neuron")
 
 MAX_BOXES = 300  # batches of up to 37 parts: several chunks of PART_CHUNK
 

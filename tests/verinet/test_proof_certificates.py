@@ -17,15 +17,15 @@ import pytest
 from click.testing import CliRunner
 
 from verinet import Layer, Network
-from verinet.certificate import schema, write_certificate
-from verinet.checker import check_certificate
+from verinet.evidence.certificate import schema, write_certificate
+from verinet.evidence.checker import check_certificate
 from verinet.cli import main
 from verinet.errors import CertificateError
-from verinet.loaders import load_network, save_network
-from verinet.prooftree import SplitTreeRecorder, vnnlib_certificate
-from verinet.report import render_report
-from verinet.verify import verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.io import load_network, save_network
+from verinet.evidence.prooftree import SplitTreeRecorder, vnnlib_certificate
+from verinet.evidence.report import render_report
+from verinet.analyses.verify import verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 pytest.importorskip("flint")
 
@@ -88,8 +88,8 @@ def test_acas_unsat_certificate_checks(acas):
 
 def test_acas_leaves_need_the_independent_linear_bounds(acas):
     # exact interval propagation alone does not close these leaves: the arb back-substitution does
-    from verinet.checker import _exact_layers
-    from verinet.checker_vnnlib import _case, _Spec
+    from verinet.evidence.checker import _exact_layers
+    from verinet.evidence.checker_vnnlib import _case, _Spec
 
     cert, path = acas
     layers = _exact_layers(load_network(path.parent / cert["model"]["file"]))
@@ -216,8 +216,8 @@ def test_sat_certificate_carries_an_exact_counterexample(tmp_path):
 
 
 def test_version_1_certificates_still_check(tmp_path):
-    from verinet.certificate import lipschitz_certificate
-    from verinet.lipschitz import lipschitz
+    from verinet.evidence.certificate import lipschitz_certificate
+    from verinet.analyses.lipschitz import lipschitz
     from verinet.region import Region
 
     rng = np.random.default_rng(3)
@@ -282,9 +282,9 @@ def _pre(net: Network, x):
 
 @pytest.mark.parametrize("seed, act", [(0, "relu"), (1, "relu"), (2, "leaky_relu"), (3, "relu")])
 def test_arb_linear_bounds_contain_exact_outputs(seed, act):
-    from verinet.checker import _exact_layers
-    from verinet.checker_linear import ArbNetwork
-    from verinet.checker_vnnlib import _Spec
+    from verinet.evidence.checker import _exact_layers
+    from verinet.evidence.checker_linear import ArbNetwork
+    from verinet.evidence.checker_vnnlib import _Spec
 
     rng = np.random.default_rng(seed)
     sizes = [2, 5, 4, 3]
@@ -373,8 +373,8 @@ def test_cli_robust_local_certificate_round_trip(norm, tmp_path):
 # ---------------------------------------------------------------------------------------------- Lipschitz, linear
 @pytest.mark.parametrize("seed, output", [(0, 0), (1, "all")])
 def test_lipschitz_certificate_with_linear_bounds(seed, output, tmp_path):
-    from verinet.certificate import lipschitz_certificate
-    from verinet.lipschitz import lipschitz
+    from verinet.evidence.certificate import lipschitz_certificate
+    from verinet.analyses.lipschitz import lipschitz
     from verinet.region import Region
 
     rng = np.random.default_rng(seed)

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers
 from helpers import assert_encloses, assert_iv_enclosed, hyp
 
-from verinet.backends import make_backend
+from verinet.bounds.backends import make_backend
 from verinet.network import Layer, Network
-from verinet.propagation import output_bounds, propagate
+from verinet.bounds.propagation import output_bounds, propagate
 
 INF = math.inf
 

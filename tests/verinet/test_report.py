@@ -18,14 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from verinet import Layer, Network
-from verinet.certificate import lipschitz_certificate, robustness_certificate, schema, write_certificate
-from verinet.checker import check_certificate
+from verinet.evidence.certificate import lipschitz_certificate, robustness_certificate, schema, write_certificate
+from verinet.evidence.checker import check_certificate
 from verinet.cli import main
 from verinet.errors import CertificateError
-from verinet.lipschitz import lipschitz
-from verinet.loaders import load_network, read_seed_query, save_network
+from verinet.analyses.lipschitz import lipschitz
+from verinet.io import load_network, read_seed_query, save_network
 from verinet.region import Region
-from verinet.report import render_report
+from verinet.evidence.report import render_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHARED = Path(__file__).resolve().parents[1] / "data"

@@ -24,9 +24,9 @@ from verinet import Layer, Network
 from verinet.cli import main
 from verinet.cli._query import parse_box_file, parse_center
 from verinet.errors import QueryError
-from verinet.loaders import load_network
+from verinet.io import load_network
 from verinet.region import Region
-from verinet.robustness import (
+from verinet.analyses.robustness import (
     Perturbation,
     Verdict,
     certified_radius,
@@ -36,7 +36,7 @@ from verinet.robustness import (
     perturbed_network,
     quantized_network,
 )
-from verinet.verify import BallGeometry
+from verinet.analyses.verify import BallGeometry
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FC = DATA / "nnet" / "fc_2-2-3.onnx"

@@ -185,7 +185,7 @@ def test_lazy_fifo_and_finish():
 
 
 def test_robustness_json_keeps_its_status_words():
-    from verinet.robustness import ParamResult, Perturbation
+    from verinet.analyses.robustness import ParamResult, Perturbation
 
     r = ParamResult(None, Perturbation.absolute("0.1"), None, (0,), 1.0, 0.0, None, Status.TIME_LIMIT)
     assert r.to_json()["status"] == "timeout" == r.status_text
@@ -197,7 +197,7 @@ def test_robustness_json_keeps_its_status_words():
 def test_bound_search_threshold_closes_boxes_and_keeps_unsplittable_ones():
     """``_bound_search`` on a quantity that is 2 on boxes containing 0.5 and 0 elsewhere: with threshold 1
     every other box closes, the ones around 0.5 shrink to float resolution and decide the result."""
-    from verinet.robustness import _bound_search
+    from verinet.analyses.robustness import _bound_search
 
     def evaluate(L, H):
         hit = (L[:, 0] <= 0.5) & (0.5 <= H[:, 0])

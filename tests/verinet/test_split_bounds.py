@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers  # noqa: E402
 from helpers import assert_encloses, hyp  # noqa: E402
 
-from verinet.backends import make_backend  # noqa: E402
-from verinet.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
+from verinet.bounds.backends import make_backend  # noqa: E402
+from verinet.bounds.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
-from verinet.propagation import propagate_fixed  # noqa: E402
+from verinet.bounds.propagation import propagate_fixed  # noqa: E402
 
 from .test_linear import box_points, make_spec, net_case  # noqa: E402  (the same random networks)
 
@@ -198,7 +198,7 @@ def test_deeper_sign_constraints_shrink_the_box():
 def test_farkas_proves_slowly_shrinking_systems_empty():
     """``x₁ + x₂ ≥ 6/5`` and ``x₁ + x₂ ≤ 9/10`` on ``[0, 1]²``: bounding-box tightening only shaves 1/10 per
     pass; the multipliers (1, 1) prove the system empty at once. A satisfiable pair is never claimed."""
-    from verinet.linear import _farkas_empty
+    from verinet.bounds.linear import _farkas_empty
 
     A = np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, 1.0]])
     d = np.array([-1.2, 0.9, -1.2, 1.3])
@@ -212,7 +212,7 @@ def test_farkas_proves_slowly_shrinking_systems_empty():
 def test_farkas_never_claims_a_satisfiable_system(seed, n, q, tight):
     """Rows built to hold at a point ``x0`` of the box (``d ≥ a·x0``, exactly, or with equality for
     ``tight``, so the system may have an empty interior): never called empty."""
-    from verinet.linear import _farkas_empty
+    from verinet.bounds.linear import _farkas_empty
 
     rng = np.random.default_rng(seed)
     lo = rng.uniform(-2, 0, (1, n))
@@ -235,7 +235,7 @@ def test_piece_point_finds_a_sliver():
     the exact pattern there is the requested one."""
     from fractions import Fraction as Q
 
-    from verinet.witness import piece_point
+    from verinet.analyses.witness import piece_point
 
     # z1 = x1 + x2 − 1.9999 ≥ 0 and z2 = x1 − x2 − 0.00005 ≤ 0 on [0, 1]²: a thin triangle near (1, 1)
     net = Network((Layer.from_exact([["1", "1"], ["1", "-1"]], ["-1.9999", "-0.00005"]),
@@ -258,7 +258,7 @@ def test_farkas_lower_bound_is_below_the_exact_value(seed, n, q, kind):
     """The rigorous lower bound of ``min_x Σ λ_i (a_i·x − d_i)`` never exceeds the exact value (rationals),
     with magnitudes up to 2^±300, subnormal products, rows that cancel exactly, and ``zero``: terms of
     mixed magnitudes whose total is ≈ 0, where every rounding error decides the sign."""
-    from verinet.linear import _farkas_lower
+    from verinet.bounds.linear import _farkas_lower
 
     rng = np.random.default_rng(seed)
     scale = {"plain": 1.0, "huge": 2.0**300, "tiny": 2.0**-540, "cancel": 1.0, "zero": 1.0, "dzero": 1e-9}[kind]

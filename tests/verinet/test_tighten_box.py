@@ -1,4 +1,4 @@
-"""The compiled bounding-box tightening of :mod:`verinet.linear` (``_tighten_box``) against exact rationals.
+"""The compiled bounding-box tightening of :mod:`verinet.bounds.linear` (``_tighten_box``) against exact rationals.
 
 A box ``[lo, hi]`` and halfspaces ``a·x ≤ d`` are shrunk to a box that must contain every real point of
 the box satisfying its halfspaces. Points are placed exactly on the constraints (``d`` = the exact
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import hyp
-from verinet import linear
+from verinet.bounds import linear
 
 
 def _up(q: Fraction) -> float:

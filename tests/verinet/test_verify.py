@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from tests.helpers import exact_forward, random_spec
 from verinet import Layer, Network
 from verinet.cli import main
-from verinet.loaders import load_network
-from verinet.verify import Verdict, build_spec, verify_vnnlib
-from verinet.vnnlib import parse_vnnlib
+from verinet.io import load_network
+from verinet.analyses.verify import Verdict, build_spec, verify_vnnlib
+from verinet.io.vnnlib import parse_vnnlib
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SHARED = Path(__file__).resolve().parents[1] / "data"
@@ -121,7 +121,7 @@ def test_acas_unsat_instance_is_never_sat():
 @pytest.mark.skipif(not ACAS.is_dir(), reason="ACAS Xu data not available")
 @pytest.mark.parametrize("prop_no", [3, 4])
 def test_acas_3_3_props_3_4_are_proved(prop_no):
-    pytest.importorskip("verinet.linear")
+    pytest.importorskip("verinet.bounds.linear")
     net = load_network(ACAS / "ACASXU_run2a_3_3_batch_2000.onnx")
     res = verify_vnnlib(net, parse_vnnlib(ACAS / f"prop_{prop_no}.vnnlib"), timeout=60)
     assert res.result == "unsat" and res.margin > 0  # the linear bounds prove these in about a second
@@ -158,10 +158,10 @@ def test_acas_margin_is_a_lower_bound_of_the_exact_score():
 @pytest.mark.skipif(not ACAS.is_dir(), reason="ACAS Xu data not available")
 @pytest.mark.parametrize("method", ["linear", "ibp"])
 def test_batch_enclosures_contain_exact_values(method):
-    from verinet.verify import _Enclosure
+    from verinet.analyses.verify import _Enclosure
 
     if method == "linear":
-        pytest.importorskip("verinet.linear")
+        pytest.importorskip("verinet.bounds.linear")
     net = load_network(ACAS / "ACASXU_run2a_1_1_batch_2000.onnx")
     prop = parse_vnnlib(ACAS / "prop_3.vnnlib")
     (case,) = prop.cases
@@ -308,7 +308,7 @@ def test_cli_unknown_exit_code(tmp_path):
     prop = tmp_path / "strict.vnnlib"
     prop.write_text(_prop("(assert (>= X_0 0)) (assert (<= X_0 1)) (assert (< Y_0 0))"))
     net = tmp_path / "identity.json"
-    from verinet.loaders import save_network
+    from verinet.io import save_network
 
     save_network(_identity_net(), net)
     r = _run("verify", net, prop, "--timeout", "2", "--json", "--quiet")

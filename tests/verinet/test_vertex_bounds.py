@@ -1,4 +1,4 @@
-"""Operator-norm bounds from derivative vertices (verinet.vertex_bounds) against exact rational arithmetic.
+"""Operator-norm bounds from derivative vertices (verinet.bounds.vertex_bounds) against exact rational arithmetic.
 
 For a box, the interval pre-activation bounds leave ``k`` kinked neurons unstable; every matrix
 ``J(d) = W_L D_{L−1} ⋯ D_1 W_1`` with ``d`` in the derivative box (vertices *and* interior points) must have
@@ -19,15 +19,15 @@ from hypothesis import strategies as st
 
 from tests.helpers import hyp, place_kinks, random_spec
 from tests.intervals.test_spectral import _det
-from verinet import vertex_bounds
-from verinet.backends import make_backend
-from verinet.certificate import lipschitz_certificate
-from verinet.checker import check_certificate
-from verinet.lipschitz import _Evaluator, lipschitz
-from verinet.loaders import load_network, save_network
-from verinet.propagation import kinked_layout, propagate
+from verinet.bounds import vertex_bounds
+from verinet.bounds.backends import make_backend
+from verinet.evidence.certificate import lipschitz_certificate
+from verinet.evidence.checker import check_certificate
+from verinet.analyses.lipschitz import _Evaluator, lipschitz
+from verinet.io import load_network, save_network
+from verinet.bounds.propagation import kinked_layout, propagate
 from verinet.region import Region
-from verinet.vertex_bounds import MAX_VERTEX_NEURONS, LazyLeaves, vertex_operator_upper
+from verinet.bounds.vertex_bounds import MAX_VERTEX_NEURONS, LazyLeaves, vertex_operator_upper
 
 
 def _exact_jacobian(spec, slopes) -> list[list[Fraction]]:
@@ -278,7 +278,7 @@ def _random_boxes(seed: int, count: int = 12):
 def test_pruned_rows_give_the_same_or_smaller_bounds(seed, monkeypatch):
     """Verifying only the rows a box's verified bound does not already dominate gives the bound of
     verifying every row, or a smaller one, for every box of a batch (and the interval-Jacobian boxes)."""
-    from verinet.gradient import jacobian_from_bounds
+    from verinet.bounds.gradient import jacobian_from_bounds
 
     _, net, backend, bounds, _, _ = _random_boxes(seed)
     kinked, _ = kinked_layout(net)

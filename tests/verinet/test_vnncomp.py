@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from verinet.cli import main
-from verinet.vnncomp import Instance, read_instances, run_instance
+from verinet.analyses.vnncomp import Instance, read_instances, run_instance
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 VNN = DATA / "vnncomp_test"
@@ -74,8 +74,8 @@ def test_run_and_prepare_follow_the_competition_convention(tmp_path):
 def test_mnist_sat_instances_are_falsified_quickly(prop):
     """PGD on every disjunct finds the counterexample; the witness in the result text is in the ball and
     violates the property in exact arithmetic."""
-    from verinet.loaders import load_network
-    from verinet.vnnlib import parse_vnnlib
+    from verinet.io import load_network
+    from verinet.io.vnnlib import parse_vnnlib
 
     r = run_instance(Instance(MNIST / "mnist-net_256x2.onnx", MNIST / f"{prop}.vnnlib", 60.0))
     assert r.result == "sat", r

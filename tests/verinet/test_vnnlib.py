@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import verinet.vnnlib as vnnlib_mod
+import verinet.io.vnnlib as vnnlib_mod
 from verinet.errors import PropertyFormatError, QueryError
-from verinet.vnnlib import (
+from verinet.io.vnnlib import (
     LinearConstraint,
     PropertyCase,
     VnnlibProperty,

@@ -211,7 +211,7 @@ def parse_box_file(path) -> Region:
 
 def load_model(path, coordinates: str | None = None):
     """Load a model; ``coordinates`` (``raw``/``normalized``) applies to ``.nnet`` files only."""
-    from verinet.loaders import load_network
+    from verinet.io import load_network
 
     if coordinates is not None and Path(os.fspath(path)).suffix.lower() == ".nnet":
         return load_network(path, coordinates=coordinates)

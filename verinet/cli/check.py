@@ -37,7 +37,7 @@ def check(cert: str, model: str | None, prop: str | None, sample: int | None, se
       verinet check net.certificate.json
       verinet check big.certificate.json --sample 200 --model ../models/net.onnx
     """
-    from verinet.checker import check_certificate
+    from verinet.evidence.checker import check_certificate
 
     info(f"checking {cert} with exact rational arithmetic ...", quiet or not big_file(cert))
     result = check_certificate(cert, model, sample=sample, seed=seed, property_path=prop,

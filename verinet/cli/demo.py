@@ -23,13 +23,13 @@ def demo(out_dir: str, quiet: bool) -> None:
     whose published local Lipschitz constant is 0.6144853028984674; float-based tools report about
     0.0433 for it. No arguments, no downloads.
     """
-    from verinet.certificate import lipschitz_certificate, write_certificate
-    from verinet.checker import check_certificate
-    from verinet.lipschitz import lipschitz
-    from verinet.loaders import load_network
-    from verinet.loaders.jsonfmt import read_seed_query
+    from verinet.evidence.certificate import lipschitz_certificate, write_certificate
+    from verinet.evidence.checker import check_certificate
+    from verinet.analyses.lipschitz import lipschitz
+    from verinet.io import load_network
+    from verinet.io.jsonfmt import read_seed_query
     from verinet.region import Region
-    from verinet.report import render_report
+    from verinet.evidence.report import render_report
 
     out = writable_dir(out_dir, "--out")
     model = out / _DEMO_MODEL

@@ -24,8 +24,8 @@ def info(model: str, as_json: bool) -> None:
       verinet info acas.nnet
       verinet info model.onnx --json
     """
-    from verinet.info import ModelInfo
-    from verinet.loaders import load_network
+    from verinet.analyses.info import ModelInfo
+    from verinet.io import load_network
 
     if big_file(model):
         log(f"reading {model} ({os.path.getsize(model) / 2**20:.0f} MiB) ...")

@@ -39,7 +39,7 @@ def _parse_output(output: str | None, coef: str | None):
 
 
 def _search_share(value: str, time_limit: float | None) -> float:
-    """The ``search`` share of :func:`verinet.lipschitz.lipschitz` from ``--search`` (see its help)."""
+    """The ``search`` share of :func:`verinet.analyses.lipschitz.lipschitz` from ``--search`` (see its help)."""
     import math
 
     if value.strip().lower() == "off":
@@ -130,8 +130,8 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
       verinet lipschitz acas.nnet --domain --output all --time-limit 60
       verinet lipschitz clf.onnx --center x.npy --radius 0.01 --coef 1,-1 --norm 2
     """
-    from verinet.lipschitz import lipschitz as run
-    from verinet.loaders import load_network
+    from verinet.analyses.lipschitz import lipschitz as run
+    from verinet.io import load_network
 
     if not tol >= 0:  # also rejects NaN
         raise QueryError(f"--tol must be >= 0, got {tol}")
@@ -167,7 +167,7 @@ def lipschitz(model, center, radius, box, domain, norm, output, coef, tol, time_
     else:
         _print_result(result, region, norm)
     if cert_path is not None:
-        from verinet.certificate import lipschitz_certificate, write_certificate
+        from verinet.evidence.certificate import lipschitz_certificate, write_certificate
 
         hush = quiet or len(result.partition) < 100_000  # progress lines only for large certificates
         info(f"building the certificate ({len(result.partition)} leaves) ...", hush)

@@ -38,10 +38,10 @@ def report(cert: str, fmt: str | None, output: str | None, model: str | None, sa
       verinet report net.certificate.json -o review.html
       verinet report net.certificate.json --format md > review.md
     """
-    from verinet.certificate import load_certificate
-    from verinet.checker import check_certificate
+    from verinet.evidence.certificate import load_certificate
+    from verinet.evidence.checker import check_certificate
     from verinet.errors import CertificateError, ModelFormatError
-    from verinet.report import render_report
+    from verinet.evidence.report import render_report
 
     out = writable_output(output, "-o/--output")
     if fmt is None:
@@ -54,7 +54,7 @@ def report(cert: str, fmt: str | None, output: str | None, model: str | None, sa
     except ModelFormatError as exc:
         check = f"model not available: {exc}"
     except CertificateError as exc:
-        from verinet.checker import CheckResult
+        from verinet.evidence.checker import CheckResult
 
         check = CheckResult(False, str(exc))
     info(f"check: {check if isinstance(check, str) else check.reason}", quiet)

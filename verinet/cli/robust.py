@@ -67,7 +67,7 @@ def _interruptible(call, last: dict, as_json: bool):
 
 
 def _finish(verdict, payload: dict, lines: list[str], as_json: bool) -> None:
-    from verinet.robustness import Verdict
+    from verinet.analyses.robustness import Verdict
 
     if as_json:
         emit_json(payload)
@@ -143,7 +143,7 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
       verinet robust local clf.onnx --center x.npy --radius 0.03 --norm 2
     """
     from verinet.cli._query import load_model, parse_center, parse_number
-    from verinet.robustness import local_robustness
+    from verinet.analyses.robustness import local_robustness
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
@@ -169,7 +169,7 @@ def local(model, center, radius, norm, epsilon, output, label, time_limit, max_b
 
 def _local_certificate(path, r, net, quiet: bool, cert_format: str = "auto") -> None:
     """Write the certificate of a local robustness result (one error line if it cannot be built)."""
-    from verinet.certificate import local_robustness_certificate, write_certificate
+    from verinet.evidence.certificate import local_robustness_certificate, write_certificate
 
     write_certificate(local_robustness_certificate(r, net, format=cert_format), path)
     info(f"certificate written to {path}", quiet)
@@ -195,7 +195,7 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
            quiet, cert_file=None) -> None:
     """Certified robustness radius around a centre: largest verified and smallest falsified radius."""
     from verinet.cli._query import load_model, parse_center, parse_number
-    from verinet.robustness import certified_radius
+    from verinet.analyses.robustness import certified_radius
 
     eps, lab, out = _mode(epsilon, label, output)
     net = load_model(model, coordinates)
@@ -208,10 +208,10 @@ def radius(model, center, norm, epsilon, output, label, r_max, tol, time_limit, 
     if r.verified_radius is not None:
         verdict = None
     else:
-        from verinet.robustness import Verdict
+        from verinet.analyses.robustness import Verdict
         verdict = Verdict.FALSIFIED if r.falsified_radius is not None else Verdict.UNKNOWN
     if cert_file:
-        from verinet.certificate import radius_certificate, write_certificate
+        from verinet.evidence.certificate import radius_certificate, write_certificate
 
         write_certificate(radius_certificate(r, net, c, output=out), cert_file)
         info(f"certificate written to {cert_file}", quiet)
@@ -248,7 +248,7 @@ def _refuse_certificate(command: str, why: str):
 def global_(model, box, domain, delta, epsilon, output, norm, time_limit, coordinates, as_json, quiet) -> None:
     """For all x, y in the domain with ||x - y|| <= δ: is |f(x) - f(y)| <= ε?"""
     from verinet.cli._query import domain_region, load_model, parse_index, parse_number
-    from verinet.robustness import global_robustness
+    from verinet.analyses.robustness import global_robustness
 
     net = load_model(model, coordinates)
     region = domain_region(net, box, domain)
@@ -290,7 +290,7 @@ def params(model, box, domain, relative, absolute, quantize, weights_only, epsil
            time_limit, coordinates, as_json, quiet) -> None:
     """Effect of perturbing or quantising the weights: output change and Lipschitz bound on a domain."""
     from verinet.cli._query import domain_region, load_model, parse_index, parse_number
-    from verinet.robustness import Perturbation, parameter_robustness
+    from verinet.analyses.robustness import Perturbation, parameter_robustness
 
     chosen = [v is not None for v in (relative, absolute, quantize)]
     if sum(chosen) != 1:

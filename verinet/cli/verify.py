@@ -59,8 +59,8 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
     """
     from verinet.cli._query import load_model
     from verinet.errors import QueryError
-    from verinet.verify import Verdict, verify_vnnlib
-    from verinet.vnnlib import parse_vnnlib
+    from verinet.analyses.verify import Verdict, verify_vnnlib
+    from verinet.io.vnnlib import parse_vnnlib
 
     t0 = time.perf_counter()
     positive_seconds(timeout, "--timeout")
@@ -84,7 +84,7 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
     # the budget includes reading the model and the property
     recorder = None
     if cert_path is not None:
-        from verinet.prooftree import SplitTreeRecorder
+        from verinet.evidence.prooftree import SplitTreeRecorder
 
         recorder = SplitTreeRecorder()
     try:
@@ -117,8 +117,8 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
 
 def _write_certificate(path, res, net, prop_obj, recorder, bounds: str, quiet: bool, fmt: str = "auto") -> None:
     """Write the proof certificate of ``res`` (progress on stderr)."""
-    from verinet.certificate import write_certificate
-    from verinet.prooftree import vnnlib_certificate
+    from verinet.evidence.certificate import write_certificate
+    from verinet.evidence.prooftree import vnnlib_certificate
 
     t = time.perf_counter()
     cert = vnnlib_certificate(res, net, prop_obj, recorder, bounds=bounds, format=fmt,

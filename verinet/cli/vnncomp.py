@@ -33,7 +33,7 @@ def prepare(category, onnx, vnnlib) -> None:
 
     CATEGORY (the benchmark name) is accepted for the competition's calling convention and not used.
     """
-    from verinet.vnncomp import load_instance
+    from verinet.analyses.vnncomp import load_instance
 
     load_instance(onnx, vnnlib)
     click.get_current_context().exit(EXIT_OK)
@@ -52,7 +52,7 @@ def run(category, onnx, vnnlib, result_file, timeout) -> None:
     reported in one line on stderr, exit code 3). Otherwise the exit code is 0: the answer is in the file.
     """
     from verinet.errors import QueryError
-    from verinet.vnncomp import Instance, run_instance
+    from verinet.analyses.vnncomp import Instance, run_instance
 
     r = run_instance(Instance(Path(onnx), Path(vnnlib), timeout))
     try:
@@ -83,7 +83,7 @@ def batch(instances, out_file, results_dir, timeout_scale, timeout, quiet) -> No
     instance could not be loaded (its row says error).
     """
     from verinet.errors import QueryError
-    from verinet.vnncomp import read_instances, run_instance
+    from verinet.analyses.vnncomp import read_instances, run_instance
 
     if not timeout_scale > 0:
         raise QueryError(f"--timeout-scale must be > 0, got {timeout_scale}")

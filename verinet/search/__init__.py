@@ -8,10 +8,10 @@
 * :class:`Status` — the one status vocabulary of every search;
 * :class:`Search` — the loop, progress reports and the final :class:`SearchOutcome`.
 
-Analyses are objectives: :mod:`verinet.lipschitz` (boxes with coordinate and neuron splits, through
-the worker pool of :mod:`verinet.parallel`), :mod:`verinet.lipschitz_neuron` (neuron signs on one box),
-:mod:`verinet.robustness` (suprema of per-box quantities) and the interval evidence of
-:mod:`verinet.certificate`.
+Analyses are objectives: :mod:`verinet.analyses.lipschitz` (boxes with coordinate and neuron splits, through
+the worker pool of :mod:`verinet.parallel`), :mod:`verinet.analyses.lipschitz_neuron` (neuron signs on one box),
+:mod:`verinet.analyses.robustness` (suprema of per-box quantities) and the interval evidence of
+:mod:`verinet.evidence.certificate`.
 """
 
 from verinet.search.config import SearchConfig

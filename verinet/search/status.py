@@ -14,7 +14,7 @@ class Status(enum.Enum):
     the threshold, or the objective proved it); ``FALSIFIED``: the objective confirmed a counterexample;
     ``TIME_LIMIT``/``BOX_LIMIT``: a budget ran out; ``RESOLUTION``: the node that decides the bound cannot
     be refined at this precision. The values are the strings of the JSON outputs; analyses whose JSON used
-    other words map them at their boundary (e.g. ``"timeout"`` in :mod:`verinet.robustness`).
+    other words map them at their boundary (e.g. ``"timeout"`` in :mod:`verinet.analyses.robustness`).
     """
 
     CONVERGED = "converged"

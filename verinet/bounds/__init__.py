@@ -1,0 +1,1 @@
+"""Sound enclosures of a network on a box: interval and linear (CROWN-style) bounds of the outputs and pre-activations, Clarke-gradient enclosures and their back-substituted bounds, norms, numeric backends, exact evaluation."""

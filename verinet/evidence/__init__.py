@@ -1,0 +1,1 @@
+"""Proof certificates, their independent exact checkers, and the reports that render them."""
