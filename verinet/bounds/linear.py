@@ -546,6 +546,9 @@ def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPre
     corner, each corner product rounded up. A sum of
     ``n_j`` floats ``t`` (no products, so no underflow) has ``|Σt − fl(Σt)| ≤ γ_n Σ|t|`` and
     ``Σ|t| ≤ fl(Σ|t|)/(1 − γ_n)`` (Higham Thm 3.5, any order): the kernel's ``γ_n S + nη`` over-covers it.
+    The upward rounding of the corner products is a second margin, not needed: a nearest-rounded product
+    obeys ``p ≤ t + u|t| + η/2``, which that term covers too. The step that must round up is the last one,
+    ``acc ← up(acc + add)`` (``tests/verinet/test_beta.py`` fails when it rounds to nearest).
     """
     E = np.ascontiguousarray(E, dtype=np.float64)
     w_rows = np.ascontiguousarray(w_rows, dtype=np.float64)
