@@ -63,8 +63,9 @@ def _same(a, b) -> bool:
     return len(a) == len(b) and all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def _warm_pools(monkeypatch, start="auto", pool_class=EvaluatorPool):
-    """Make ``lipschitz`` use pools whose helpers are started and ready before the search begins."""
+def _warm_pools(monkeypatch, start="auto", pool_class=EvaluatorPool, module=L):
+    """Make ``module`` (by default the Lipschitz search) use pools whose helpers are started and ready
+    before the search begins."""
     made = []
 
     def make(factory, args, workers=1, scheduler=None):
@@ -73,7 +74,7 @@ def _warm_pools(monkeypatch, start="auto", pool_class=EvaluatorPool):
         made.append(pool)
         return pool
 
-    monkeypatch.setattr(L, "make_pool", make)
+    monkeypatch.setattr(module, "make_pool", make)
     return made
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verinet.parallel import EvaluatorPool
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oracle import network_from_spec, random_spec  # noqa: E402
+
+from tests.verinet.test_parallel import _warm_pools  # noqa: E402
 
 L = importlib.import_module("verinet.analyses.lipschitz")
 ln = importlib.import_module("verinet.analyses.lipschitz_neuron")
@@ -76,15 +77,7 @@ def test_rebuilt_evaluator_matches_this_process(query, mode):
 
 @pytest.mark.parametrize(("workers", "start"), [(2, "fork"), (2, "spawn"), (3, "fork")])
 def test_neuron_search_identical_with_workers(query, reference, monkeypatch, workers, start):
-    made = []
-
-    def make(factory, args, workers=1, scheduler=None):
-        pool = EvaluatorPool(factory, args, workers, start=start, start_delay=0.0)
-        assert pool.wait_ready()
-        made.append(pool)
-        return pool
-
-    monkeypatch.setattr(ln, "make_pool", make)
+    made = _warm_pools(monkeypatch, start, module=ln)
     r = _run(query, workers=workers)
     assert _key(r) == _key(reference)
     assert len(made) == 1 and made[0].stats["helper_chunks"] > 0
