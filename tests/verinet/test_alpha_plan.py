@@ -51,7 +51,7 @@ def _setup(c, n_split):
         fixed = [None if f is None else f != 0 for f in fix]
         split = list(fix[:-1])
     box, atoms = rows_all(1, sizes[-1])
-    slopes = [alpha_mod._admissible(s, alpha_mod._leak(L)) for s, L in
+    slopes = [alpha_mod.admissible_slopes(s, alpha_mod._leak(L)) for s, L in
               zip(random_slopes(rng, net, len(box), mode if mode != "optimised" else "random"), net.layers)]
     betas = random_betas(rng, net, len(box), "random") if split is not None else None
     return net, xl, xu, pre, fixed, split, box, atoms, slopes, betas

@@ -423,23 +423,30 @@ def _kernel_inputs(rng, B=3, n=7, P_per=(2, 0, 3)):
 
 
 def test_kernels_match_their_python_twins():
-    from verinet.bounds.linear import _lines
+    from verinet.activations.relu import _kinked_lines
+    from verinet.bounds.linear import _weights
 
     rng = np.random.default_rng(0)
     B, n = 4, 9
     zl = rng.standard_normal((B, n)) * 3
     zu = zl + np.abs(rng.standard_normal((B, n))) * np.array([0, 1, 5, 1])[:, None]
     zl[0, 0], zu[1, 1], zl[2, 2] = -INF, INF, 0.0
-    Alo, Ahi = np.maximum(zl, 0.0), np.maximum(zu, 0.0)
+    Ahi = np.maximum(zu, 0.0)
     b = rng.standard_normal(n)
     b[3] = 0.0
+    outs = []
+    for fn in (_kinked_lines, _kinked_lines.py_func):
+        o = [np.empty((B, n)) for _ in range(4)]
+        fn(zl, zu, Ahi, 0.0099, 0.0101, b - 1e-17, b, *o)
+        outs.append(o)
+    for x, y in zip(*outs):
+        assert np.array_equal(x, y)
     gma = np.abs(rng.standard_normal((B, n)))
-    for kind, wrma in ((1, np.abs(rng.standard_normal((B, n))) * 1e-17), (0, np.empty((0, 0))), (2, np.empty((0, 0)))):
+    for wrma in (np.abs(rng.standard_normal((B, n))) * 1e-17, np.empty((0, 0))):
         outs = []
-        for fn in (_lines, _lines.py_func):
-            o = [np.empty((B, n)) for _ in range(5)] + [np.empty(B)]
-            fn(zl, zu, Alo, Ahi, kind, 0.0099, 0.0101, b - 1e-17, b, gma, wrma, 1e-15, 1e-300,
-               np.ones(B), *o)
+        for fn in (_weights, _weights.py_func):
+            o = [np.empty((B, n)), np.empty(B)]
+            fn(gma, wrma, 1e-15, 1e-300, np.ones(B), *o)
             outs.append(o)
         for x, y in zip(*outs):
             assert np.array_equal(x, y)

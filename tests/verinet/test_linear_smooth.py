@@ -1,5 +1,5 @@
-"""Linear relaxations of sigmoid/tanh layers in ``verinet.bounds.linear`` (parallel lines, chords on convex/concave
-pieces) against an independent high-precision oracle.
+"""Linear relaxations of sigmoid/tanh layers (``verinet.activations.smooth``, used by ``verinet.bounds.linear``:
+parallel lines, chords on convex/concave pieces) against an independent high-precision oracle.
 
 * ``_relaxation`` lines: ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` at many float points of ``[l, u]`` (endpoints,
   their neighbours, 0, landmarks, a grid), on adversarial intervals: points, one-ulp widths, ``±30``,
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import helpers
 from helpers import assert_iv_enclosed, hyp
 
-import verinet.bounds.linear as VL
 from intervals.array import IntervalArray
+from verinet.activations.smooth import _Smooth
 from verinet.bounds.backends import make_backend
 from verinet.bounds.linear import _LayerPrep, _relaxation, linear_objective_bounds, linear_propagate
 from verinet.network import Layer, Network
@@ -313,19 +313,16 @@ def test_lines_are_informative(act):
             assert float(tU - tL) <= f(u) - f(l) - par * (u - l) + 1e-14
 
 
-def test_relu_paths_unchanged():
-    """Identity/ReLU layers never reach the smooth-line code (it only runs for sigmoid/tanh)."""
+def test_relu_paths_unchanged(monkeypatch):
+    """Identity/ReLU layers never reach the curved-line code (it only runs for sigmoid/tanh)."""
     calls = []
-    orig = VL._smooth_lines
-    try:
-        VL._smooth_lines = lambda *a, **k: calls.append(a) or orig(*a, **k)
-        for act in ("relu", "leaky_relu", "identity"):
-            lines_of(act, [-1.0, 0.0], [1.0, 2.0])
-        assert not calls
-        lines_of("tanh", [-1.0], [1.0])
-        assert len(calls) == 1
-    finally:
-        VL._smooth_lines = orig
+    orig = _Smooth._curved_lines
+    monkeypatch.setattr(_Smooth, "_curved_lines", lambda *a, **k: calls.append(a) or orig(*a, **k))
+    for act in ("relu", "leaky_relu", "identity"):
+        lines_of(act, [-1.0, 0.0], [1.0, 2.0])
+    assert not calls
+    lines_of("tanh", [-1.0], [1.0])
+    assert len(calls) == 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -439,7 +436,7 @@ def test_tightness_tanh_two_hidden_layers_beats_interval_bounds():
 
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
 def test_tightness_vs_constant_lines(act, monkeypatch):
-    """Against the former relaxation (constant lines ``A.lo ≤ σ ≤ A.hi``, i.e. ``_smooth_lines`` skipped):
+    """Against the former relaxation (constant lines ``A.lo ≤ σ ≤ A.hi``, i.e. ``_curved_lines`` skipped):
     never wider on average over a set of networks and boxes, and much narrower overall."""
     cases = []
     for seed in range(6):
@@ -449,7 +446,7 @@ def test_tightness_vs_constant_lines(act, monkeypatch):
         for r in (0.01, 0.1, 0.4):
             cases.append((net, c - r, c + r))
     new = [_widths(net, lo, hi)[0] for net, lo, hi in cases]
-    monkeypatch.setattr(VL, "_smooth_lines", lambda *a, **k: None)
+    monkeypatch.setattr(_Smooth, "_curved_lines", lambda *a, **k: None)
     old = [_widths(net, lo, hi)[0] for net, lo, hi in cases]
     new, old = np.array(new), np.array(old)
     assert np.all(new <= old * (1 + 1e-9)), (new, old)

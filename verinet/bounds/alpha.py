@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from intervals import rounding as R
 from intervals.array import IntervalArray
+from verinet.activations.relu import admissible_slopes
 from verinet.bounds.linear import _backsub, _input_data, _prepare, _relaxation
 from verinet.network import Activation, Layer, Network
 
 __all__ = ["ALPHA_MIN_INPUTS", "SlopeTightener", "box_relaxations", "default_slopes", "optimise_multipliers",
            "optimise_slopes", "sound_lower_bounds", "supports_slopes"]
 
-_KINKED = (Activation.RELU, Activation.LEAKY_RELU)
+_KINKED = tuple(a for a in Activation if a.impl.has_kinks)  # lower lines with optimisable slopes
 
 
 def supports_slopes(network: Network) -> bool:
@@ -40,12 +40,6 @@ def supports_slopes(network: Network) -> bool:
     layers = network.layers
     return layers[-1].activation is Activation.IDENTITY and all(
         L.activation in _KINKED + (Activation.IDENTITY,) for L in layers[:-1])
-
-
-def _admissible(s: np.ndarray, leak_hi: float) -> np.ndarray:
-    """Slopes clipped to ``[leak_hi, 1]`` (NaN → 1), the range in which ``s·z`` is a lower line of the
-    activation for every leak ``α ≤ leak_hi`` (module docstring)."""
-    return np.clip(np.nan_to_num(s, nan=1.0), leak_hi, 1.0)
 
 
 def _nonnegative(beta: np.ndarray) -> np.ndarray:
@@ -343,17 +337,14 @@ def sound_lower_bounds(network: Network, xl: np.ndarray, xu: np.ndarray, pre, ou
     for k, (L, (rx, Z)) in enumerate(zip(prep.layers, per_layer)):
         # one copy per row
         sL, kL = rx.sL[box], rx.kL[box]
-        if L.act in _KINKED and k < len(prep.layers) - 1:
+        if L.act.impl.has_kinks and k < len(prep.layers) - 1:
             # the lower line s·z (s ∈ [α_hi, 1]) lies below σ everywhere, so it may replace the lower line of
             # any neuron: unstable ones, and the ones whose sign was fixed (bounds clamped)
             zl, zu = Z.lo[box], Z.hi[box]
             unst = (zl < 0) & (zu > 0)
             if fixed is not None and fixed[k] is not None:
                 unst = unst | np.asarray(fixed[k], dtype=bool)[box]
-            s = _admissible(np.asarray(slopes[k], dtype=np.float64), L.ahi)
-            # k_L ≤ s·b_lo: the product rounded down (exact when s ∈ {0, 1}); intercept 0
-            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-                k_new = np.where(s == 0.0, 0.0, R.mul_down(s, np.broadcast_to(L.blo, s.shape)))
+            s, k_new = L.act.impl.lower_line_f64(np.asarray(slopes[k], dtype=np.float64), (L.alo, L.ahi), L.blo)
             sL = np.where(unst, s, sL)
             kL = np.where(unst, k_new, kL)
         rx = type(rx)(np.ascontiguousarray(rx.sU[box]), np.ascontiguousarray(sL), np.ascontiguousarray(rx.kU[box]),
@@ -478,7 +469,7 @@ class SlopeTightener:
                 b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes,
                                        fixed=fixed, split=split, betas=betas)
                 if self.record is not None and fix is None:
-                    adm = [_admissible(np.asarray(s_j, dtype=np.float64), _leak(layers[j]))
+                    adm = [admissible_slopes(np.asarray(s_j, dtype=np.float64), _leak(layers[j]))
                            for j, s_j in enumerate(slopes[:k])]
                     self.record += [(k, int(i), sign, [a[r] for a in adm])
                                     for r, (bx, i) in enumerate(zip(box, atoms)) if bx == 0]

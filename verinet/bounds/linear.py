@@ -21,8 +21,9 @@ Step ``S_j ⇒ S_{j−1}`` (layer ``j``: ``z = W a + b`` with ``a = a_{j−1}``,
 ``b ∈ [b_lo, b_hi]``; ``ma ≥ |a|`` from the bounds of layer ``j−1`` or the input box):
 
 1. Relaxation (exact): on ``z_i ∈ [l_i, u_i]``, ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` with float slopes
-   ``s ≥ 0`` and intercepts proved in :func:`_relaxation`. With ``s_i, t_i`` the upper line where
-   ``Γ_i ≥ 0`` and the lower line where ``Γ_i < 0``: ``Γ a_j ≤ Σ_i Γ_i (s_i z_i + t_i)``.
+   ``s ≥ 0`` and intercepts proved by the activation (:meth:`verinet.activations.ActivationFn.relax_f64`).
+   With ``s_i, t_i`` the upper line where ``Γ_i ≥ 0`` and the lower line where ``Γ_i < 0``:
+   ``Γ a_j ≤ Σ_i Γ_i (s_i z_i + t_i)``.
 2. Substitute ``z_i = W_i a + b_i``. As ``s_i ≥ 0``, ``Γ_i s_i b_i ≤ Γ_i s_i β_i`` with ``β = b_hi`` if
    ``Γ_i ≥ 0`` else ``b_lo``; so ``Γ_i (t_i + s_i b_i) ≤ Γ_i k_i`` for ``k_i ≥ t_U + s_U b_hi`` (rounded up)
    where ``Γ_i ≥ 0`` and ``k_i ≤ t_L + s_L b_lo`` (rounded down) where ``Γ_i < 0``. Hence
@@ -63,10 +64,8 @@ Why point coefficients rather than interval ones: the sign of every coefficient 
 upper/lower relaxation choice is never ambiguous and no interval widening accumulates over depth; the
 price is a few matrix-vector products per layer (``|Wm| ma``), negligible next to the GEMMs.
 
-Only float64. Activations: ReLU, leaky ReLU (``0 ≤ α ≤ 1``), identity, sigmoid and tanh; sigmoid/tanh
-layers get two parallel lines (slope a lower bound of ``σ'`` on ``[l, u]``), with the chord as the upper
-line on a convex piece (``u ≤ 0``) and as the lower line on a concave piece (``l ≥ 0``); the constant lines
-``[σ(l), σ(u)]`` (their interval bounds) where ``l`` or ``u`` is infinite.
+Only float64. Activations: any class of :mod:`verinet.activations` (ReLU, leaky ReLU (``0 ≤ α ≤ 1``),
+identity, sigmoid and tanh): each one gives its lines and offsets through ``relax_f64``.
 """
 
 from __future__ import annotations
@@ -83,11 +82,10 @@ from intervals import _kernels
 from intervals import rounding as R
 from intervals._kernels import down, up
 from intervals.array import IntervalArray
-from intervals.elementary import logistic_bounds, tanh_bounds
 from intervals.linalg import PointMatrix
 from verinet.bounds.backends import make_backend
 from verinet.bounds.backends.float64 import Float64Backend
-from verinet.network import Activation, Network
+from verinet.network import Network
 from verinet.bounds.propagation import LayerBounds, SplitBounds, clamp_signs, propagate
 
 __all__ = ["Refine", "linear_objective_bounds", "linear_propagate", "linear_propagate_fixed"]
@@ -221,7 +219,7 @@ class _LayerPrep:
         self.bhi = np.ascontiguousarray(layer.bias_hi, dtype=np.float64)
         # α enclosed by floats; both in [0, 1] because α ∈ [0, 1] and 0, 1 are floats
         self.alo, self.ahi = (R.float_down(layer.alpha), R.float_up(layer.alpha)) \
-            if layer.activation is Activation.LEAKY_RELU else (0.0, 0.0)
+            if layer.activation.impl.has_alpha else (0.0, 0.0)
         # GEMM Λ̂ Wm and the relaxation-step sums have n_out terms
         self.gam_out, self.inv_out, self.neta_out = _consts(self.n_out)
         _, self.inv_in, self.neta_in = _consts(self.n_in)  # |Wm| ma, Wr ma (inner dimension n_in)
@@ -304,62 +302,15 @@ def _nonneg_matvec_up(v: np.ndarray, MT: np.ndarray, inv: float, neta: float) ->
 
 
 @njit(cache=True, fastmath=False)
-def _lines(zl, zu, Alo, Ahi, kind, alo, ahi, blo, bhi, gma, wrma, gam, scal_k, mamax,
-           sU, sL, kU, kL, w, scal):  # pragma: no cover - compiled
-    """Slopes, offsets ``k`` and error weights of :func:`_relaxation` (proofs there), elementwise over (B, n).
-
-    ``kind``: 0 identity, 1 ReLU / leaky ReLU, 2 sigmoid/tanh. ``up``/``down`` bound the exact value of
-    the round-to-nearest operation they wrap; products or sums proved exact are not stepped.
+def _weights(gma, wrma, gam, scal_k, mamax, w, scal):  # pragma: no cover - compiled
+    """Error weights of :func:`_relaxation` (steps 3–5 of the module docstring), elementwise over (B, n):
+    ``w ≥ γ_{n_j}(|Wm| ma)_i + (Wr ma)_i + u h_i`` and ``scal ≥ η/2 Σ h + n_j η Σ ma`` (as ``scal_k·max(h, ma)``).
+    ``up`` bounds the exact value of the round-to-nearest operation it wraps; zero terms are not stepped.
     """
-    B, n = zl.shape
+    B, n = gma.shape
     for b in range(B):
         hmax = 0.0
         for i in range(n):
-            l = zl[b, i]
-            u = zu[b, i]
-            tu = 0.0
-            tl = 0.0
-            if kind == 0:
-                su = 1.0
-                sl = 1.0
-            elif kind == 2:
-                su = 0.0
-                sl = 0.0
-                tu = Ahi[b, i]
-                tl = Alo[b, i]
-            elif l >= 0.0:  # active: σ(z) = z
-                su = 1.0
-                sl = 1.0
-            elif u <= 0.0:  # inactive: α_hi z ≤ α z ≤ α_lo z for z ≤ 0
-                su = alo
-                sl = ahi
-            else:  # unstable
-                sl = 1.0 if u >= -l else ahi
-                ok = np.isfinite(l) and np.isfinite(u)
-                s = 1.0
-                t = np.inf
-                if ok:
-                    s = (u - alo * l) / (u - l)  # a guess of the chord slope: t makes any s valid
-                    if not np.isfinite(s):
-                        s = 1.0
-                    s = min(max(s, 0.0), 1.0)
-                    sig = 0.0 if alo == 0.0 else up(alo * l)  # ≥ σ(l) = α l  (l < 0, α ≥ α_lo)
-                    t = max(up(sig - down(s * l)), up(u - down(s * u)))  # ≥ σ(l) − s l and σ(u) − s u
-                if ok and np.isfinite(t):
-                    su = s
-                    tu = t
-                else:  # overflowed bounds: constant line at the interval bound of σ
-                    su = 0.0
-                    tu = Ahi[b, i]
-            # k_U ≥ t_U + s_U b_hi and k_L ≤ t_L + s_L b_lo (exact when s ∈ {0, 1} and t = 0)
-            bh = bhi[i]
-            bl = blo[i]
-            pu = 0.0 if (su == 0.0 or bh == 0.0) else (bh if su == 1.0 else up(su * bh))
-            pl = 0.0 if (sl == 0.0 or bl == 0.0) else (bl if sl == 1.0 else down(sl * bl))
-            kU[b, i] = pu if tu == 0.0 else (tu if pu == 0.0 else up(tu + pu))
-            kL[b, i] = pl if tl == 0.0 else (tl if pl == 0.0 else down(tl + pl))
-            sU[b, i] = su
-            sL[b, i] = sl
             g = gma[b, i]
             wr = wrma[b, i] if wrma.shape[0] > 0 else 0.0
             h = g if wr == 0.0 else up(g + wr)  # ≥ (|Wm| + Wr) ma
@@ -373,121 +324,13 @@ def _lines(zl, zu, Alo, Ahi, kind, alo, ahi, blo, bhi, gma, wrma, gam, scal_k, m
 _NO_ARRAY = np.empty((0, 0))
 
 
-def _point_bound(fn, x: np.ndarray, side: int) -> np.ndarray:
-    """``fn(x_i, x_i)[side]`` for every entry of the 1-D float array ``x`` (``fn`` a rigorous scalar enclosure
-    of :mod:`intervals.elementary`, called once per distinct value): ``side`` 1 gives floats ``≥ σ(x_i)``,
-    ``side`` 0 floats ``≤ σ(x_i)``."""
-    cache: dict[float, float] = {}
-    out = np.empty(x.shape)
-    for i, v in enumerate(x.tolist()):
-        r = cache.get(v)
-        if r is None:
-            r = cache[v] = fn(v, v)[side]
-        out[i] = r
-    return out
-
-
-def _smooth_lines(act: Activation, zl, zu, Alo, Ahi, blo, bhi, sU, sL, kU, kL) -> None:
-    """Replace, in place, the constant lines that :func:`_lines` gives a sigmoid/tanh layer (slope 0,
-    ``k = A.lo`` / ``A.hi``) by the parallel and chord lines of :func:`_relaxation` (proofs there) wherever
-    ``l``, ``u`` and every intermediate are finite; elsewhere the constant lines stay. Vectorised over (B, n).
-    """
-    sig = act is Activation.SIGMOID
-    fin = np.isfinite(zl) & np.isfinite(zu) & np.isfinite(Alo) & np.isfinite(Ahi)
-    l = np.where(fin, zl, 0.0)  # placeholders where not finite: those entries are never written back
-    u = np.where(fin, zu, 0.0)
-    a = np.where(fin, Alo, 0.0)  # ≤ σ(z) for every z in [l, u], in particular ≤ σ(l)
-    c = np.where(fin, Ahi, 0.0)  # ≥ σ(z) on [l, u], in particular ≥ σ(u)
-    if sig:
-        # σ' = φ(σ), φ(p) = p(1 − p) concave, σ(z) ∈ [p0, p1] := [max(a, 0), min(c, 1)] ⊆ [0, 1]: the minimum of
-        # φ on [p0, p1] is at an end. Each end: p ≥ 0 times a lower bound of 1 − p, rounded down, is ≤ φ(p).
-        p0 = np.maximum(a, 0.0)
-        p1 = np.minimum(c, 1.0)
-        d = np.minimum(R.mul_down(p0, R.sub_down(1.0, p0)), R.mul_down(p1, R.sub_down(1.0, p1)))
-    else:
-        # tanh' = 1 − p², p = tanh(z) ∈ [a, c] ∩ [−1, 1], so p² ≤ m² with m = min(max(|a|, |c|), 1) (exact);
-        # m² rounded up, then 1 − (that) rounded down, is ≤ 1 − p².
-        m = np.minimum(np.maximum(np.abs(a), np.abs(c)), 1.0)
-        d = R.sub_down(1.0, R.mul_up(m, m))
-    s = np.maximum(d, 0.0)  # 0 ≤ s ≤ min_{[l, u]} σ'
-    # parallel lines: g = σ − s·id is nondecreasing on [l, u], so g(l) ≤ g(z) ≤ g(u). t_L ≤ σ(l) − s l: a ≤ σ(l)
-    # minus an upper bound of s l, rounded down; t_U ≥ σ(u) − s u: c ≥ σ(u) minus a lower bound of s u, rounded up.
-    tL = R.sub_down(a, R.mul_up(s, l))
-    tU = R.sub_up(c, R.mul_down(s, u))
-    sLn = s.copy()
-    sUn = s.copy()
-    fn = logistic_bounds if sig else tanh_bounds
-    smax = 0.25 if sig else 1.0  # max σ': only clamps the slope guess (any float slope ≥ 0 is proved below)
-    for convex in (True, False):
-        # convex piece u ≤ 0: upper chord; concave piece l ≥ 0: lower chord (logistic'' = σ'·(1 − 2σ),
-        # tanh'' = −2 tanh·tanh': both ≥ 0 for z ≤ 0 and ≤ 0 for z ≥ 0)
-        pick = fin & ((zu <= 0.0) if convex else (zl >= 0.0)) & (zl < zu)
-        if not pick.any():
-            continue
-        lp, up_, ap, cp, sp = l[pick], u[pick], a[pick], c[pick], s[pick]
-        if convex:
-            e = _point_bound(fn, lp, 1)  # ≥ σ(l)
-            g = (cp - e) / (up_ - lp)  # a guess of the chord slope (u > l, both finite)
-        else:
-            e = _point_bound(fn, up_, 0)  # ≤ σ(u)
-            g = (e - ap) / (up_ - lp)
-        g = np.where(np.isfinite(g), np.minimum(np.maximum(g, sp), smax), sp)
-        if convex:
-            # h(z) = g z + t − σ(z) is concave (σ convex on [l, u]); t ≥ σ̄(l) − g l and t ≥ σ̄(u) − g u (each a
-            # float ≥ σ minus a lower bound of g·z, rounded up) give h(l), h(u) ≥ 0, hence h ≥ 0 on [l, u].
-            t = np.maximum(R.sub_up(e, R.mul_down(g, lp)), R.sub_up(cp, R.mul_down(g, up_)))
-        else:
-            # mirror: σ(z) − g z − t is concave (σ concave), ≥ 0 at l (a ≤ σ(l)) and at u (e ≤ σ(u))
-            t = np.minimum(R.sub_down(ap, R.mul_up(g, lp)), R.sub_down(e, R.mul_up(g, up_)))
-        ok = np.isfinite(t)  # else keep the parallel line
-        idx = tuple(ix[ok] for ix in np.nonzero(pick))
-        if convex:
-            sUn[idx], tU[idx] = g[ok], t[ok]
-        else:
-            sLn[idx], tL[idx] = g[ok], t[ok]
-    # step 2 offsets as in _lines: k_U ≥ t_U + s_U b_hi, k_L ≤ t_L + s_L b_lo (each product and sum directed)
-    kUn = R.add_up(tU, R.mul_up(sUn, bhi))
-    kLn = R.add_down(tL, R.mul_down(sLn, blo))
-    okU = fin & np.isfinite(kUn)  # a non-finite offset (overflow, NaN): keep the constant line
-    okL = fin & np.isfinite(kLn)
-    sU[okU], kU[okU] = sUn[okU], kUn[okU]
-    sL[okL], kL[okL] = sLn[okL], kLn[okL]
-
-
 def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.ndarray) -> _Relax:
     """Lines ``s_L z + t_L ≤ σ(z) ≤ s_U z + t_U`` on every pre-activation interval ``[l, u]`` of ``Z``.
 
-    Proofs (σ(z) = max(z, αz), 0 ≤ α ≤ 1, convex; α_lo ≤ α ≤ α_hi floats in [0, 1]):
-
-    * ``l ≥ 0``: σ(z) = z, both lines ``z``. ``u ≤ 0``: σ(z) = αz and for ``z ≤ 0``
-      ``α_hi z ≤ αz ≤ α_lo z`` (larger slope, smaller value), intercepts 0.
-    * unstable lower line ``s z`` with ``s ∈ {α_hi, 1}`` (1 when ``u ≥ −l``): for any ``s ∈ [α, 1]``,
-      ``s z ≤ z`` for z ≥ 0 and ``s z ≤ α z`` for z ≤ 0, so ``s z ≤ σ(z)`` everywhere.
-    * unstable upper line: any float slope ``s ∈ [0, 1]`` (≈ the chord ``(u − α l)/(u − l)``) and
-      ``t = max(σ̄(l) − s l, u − s u)`` rounded up, ``σ̄(l) = α_lo l`` rounded up ``≥ σ(l)``: the line is
-      above σ at both endpoints, and ``s z + t − σ(z)`` is concave, so it is ≥ 0 on all of ``[l, u]``.
-      Infinite ``l``/``u`` (overflowed bounds): the constant line ``t = A.hi`` (interval bound of σ).
-    * identity: ``z``.
-
-    Sigmoid/tanh (:func:`_smooth_lines`; ``A.lo ≤ σ(z) ≤ A.hi`` on ``[l, u]``, the interval enclosure):
-
-    * parallel lines, any ``[l, u]``: a float ``s`` with ``0 ≤ s ≤ min_{[l, u]} σ'``, from the enclosure
-      ``σ([l, u]) ⊆ A`` and ``σ' = σ(1 − σ)`` resp. ``1 − tanh²`` (concave in the value of σ, so minimal at
-      an end of ``A``; rounded down). ``σ − s·id`` is then nondecreasing on ``[l, u]``, so
-      ``s z + t_L ≤ σ(z) ≤ s z + t_U`` with ``t_L ≤ A.lo − s l`` (rounded down) and ``t_U ≥ A.hi − s u``
-      (rounded up).
-    * convex piece ``l < u ≤ 0`` (σ'' ≥ 0 there, both functions): the upper line is the chord trick of the
-      ReLU upper line, any float slope ``s ≥ 0`` (≈ the chord, clamped to ``[s_par, max σ']``) and
-      ``t = max(σ̄(l) − s l, A.hi − s u)`` rounded up, ``σ̄(l) ≥ σ(l)`` a rigorous point enclosure
-      (:mod:`intervals.elementary`): ``s z + t − σ(z)`` is concave and ≥ 0 at both ends. Concave piece
-      ``0 ≤ l < u``: mirrored for the lower line, ``t = min(A.lo − s l, σ̲(u) − s u)`` rounded down.
-    * infinite ``l``/``u`` or any non-finite intermediate: the constant lines ``A.lo ≤ σ(z) ≤ A.hi``
-      (slope 0), from :func:`_lines`.
-
-    Also the offsets ``k`` of step 2 and the error weights ``w``, ``σ`` of steps 3–5 (module docstring),
-    from ``ma_prev ≥ |a_{j−1}|``.
+    The lines and the offsets ``k`` of step 2 (module docstring) are the activation's
+    (:meth:`verinet.activations.ActivationFn.relax_f64`, proofs there; ``A`` encloses ``σ(Z)``); the error
+    weights ``w``, ``σ`` of steps 3–5 are the layer's, from ``ma_prev ≥ |a_{j−1}|`` (:func:`_weights`).
     """
-    kind = 0 if L.act is Activation.IDENTITY else (1 if L.act in (Activation.RELU, Activation.LEAKY_RELU) else 2)
     gma = np.ascontiguousarray(_nonneg_matvec_up(ma_prev, L.absWmT, L.inv_in, L.neta_in))  # ≥ |Wm| ma
     wrma = _NO_ARRAY if L.WrT is None else np.ascontiguousarray(_nonneg_matvec_up(ma_prev, L.WrT, L.inv_in,
                                                                                   L.neta_in))  # ≥ Wr ma
@@ -495,14 +338,12 @@ def _relaxation(L: _LayerPrep, Z: IntervalArray, A: IntervalArray, ma_prev: np.n
     zu = np.ascontiguousarray(Z.hi, dtype=np.float64)
     Alo = np.ascontiguousarray(A.lo, dtype=np.float64)
     Ahi = np.ascontiguousarray(A.hi, dtype=np.float64)
-    out = [np.empty(zl.shape) for _ in range(5)]
+    w = np.empty(zl.shape)
     scal = np.empty(zl.shape[0])
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        _lines(zl, zu, Alo, Ahi, kind, L.alo, L.ahi, L.blo, L.bhi, gma, wrma, L.gam_out, L.scal_k,
-               np.ascontiguousarray(ma_prev.max(axis=-1)), *out, scal)
-        if kind == 2:  # the kernel gave the constant lines; non-constant ones where everything is finite
-            _smooth_lines(L.act, zl, zu, Alo, Ahi, L.blo, L.bhi, *out[:4])
-    return _Relax(*out, scal)
+        sU, sL, kU, kL = L.act.impl.relax_f64(zl, zu, Alo, Ahi, (L.alo, L.ahi), L.blo, L.bhi)
+        _weights(gma, wrma, L.gam_out, L.scal_k, np.ascontiguousarray(ma_prev.max(axis=-1)), w, scal)
+    return _Relax(sU, sL, kU, kL, w, scal)
 
 
 def _backsub(prep: _Prepared, relax: list, inp: _Input, j0: int, T: np.ndarray, seg: np.ndarray,
@@ -889,11 +730,9 @@ def _box(prep: _Prepared, lo, hi) -> tuple[np.ndarray, np.ndarray, bool]:
 
 def _refine_mask(L: _LayerPrep, z: IntervalArray, last: bool, refine: str) -> np.ndarray:
     """(B, n_k) mask of the (box, neuron) pairs whose bounds are back-substituted."""
-    if last or refine == "all" or L.act in (Activation.SIGMOID, Activation.TANH):
+    if last or refine == "all":
         return np.ones(z.shape, dtype=bool)
-    if L.act is Activation.IDENTITY:  # its relaxation is exact whatever the bounds
-        return np.zeros(z.shape, dtype=bool)
-    return (z.lo < 0.0) & (z.hi > 0.0)  # unstable: the only neurons whose relaxation uses l, u
+    return L.act.impl.bounds_matter(z)  # e.g. unstable ReLUs: the only neurons whose relaxation uses l, u
 
 
 def _start_rows(L: _LayerPrep, bb: np.ndarray, rr: np.ndarray, ma_prev: np.ndarray):
