@@ -27,6 +27,7 @@ from tests.verinet.test_alpha import build, case, random_slopes, rows_all  # noq
 
 import verinet.bounds.alpha as alpha_mod  # noqa: E402
 import verinet.bounds.linear as linear_mod  # noqa: E402
+import verinet.bounds.linear.backsub as backsub_mod  # noqa: E402
 from verinet.bounds.alpha import optimise_multipliers, sound_lower_bounds  # noqa: E402
 from verinet.bounds.linear import linear_propagate, linear_propagate_fixed  # noqa: E402
 from verinet.network import Layer, Network  # noqa: E402
@@ -131,7 +132,7 @@ def test_negative_multipliers_are_projected_and_the_mutation_is_caught(monkeypat
 
 def test_a_sign_flipped_split_term_is_caught(monkeypatch):
     real = linear_mod._split_terms
-    monkeypatch.setattr(linear_mod, "_split_terms", lambda Lt, E, w, L, acc: real(Lt, -E, w, L, acc))
+    monkeypatch.setattr(backsub_mod, "_split_terms", lambda Lt, E, w, L, acc: real(Lt, -E, w, L, acc))
     assert Fraction(float(_bound(1.0))) > -1
 
 

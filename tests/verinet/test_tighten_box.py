@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import hyp
-from verinet.bounds import linear
+from verinet.bounds.linear import tightening as linear
 
 
 def _up(q: Fraction) -> float:
