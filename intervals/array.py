@@ -72,13 +72,27 @@ class IntervalArray:
         self.hi = hi_a
 
     @classmethod
-    def _unsafe(cls, lo: np.ndarray, hi: np.ndarray) -> "IntervalArray":
-        """Wrap endpoint arrays without checks. Only for kernels in this package whose results are
-        enclosures by construction (they never produce NaN or lo > hi)."""
+    def unchecked(cls, lo: np.ndarray, hi: np.ndarray) -> "IntervalArray":
+        """Wrap two endpoint arrays without checking or copying them (the constructor's fast twin).
+
+        For code whose results are enclosures by construction (kernels, backends, bound propagation).
+        The caller guarantees:
+
+        * ``lo`` and ``hi`` are float64 numpy arrays of the same shape;
+        * no NaN, ``lo <= hi`` entrywise, and no infinite singleton (``[+inf, +inf]``, ``[-inf, -inf]``);
+        * the arrays are not modified afterwards (they are shared, not copied);
+        * soundness: ``[lo, hi]`` contains the values it is claimed to enclose.
+
+        Nothing is verified: an array that breaks the contract makes later operations return wrong
+        results. Use ``IntervalArray(lo, hi)`` for data that is not an enclosure by construction.
+        """
         obj = cls.__new__(cls)
         obj.lo = lo
         obj.hi = hi
         return obj
+
+    #: former name of :meth:`unchecked` (kept for code written against it)
+    _unsafe = unchecked
 
     @classmethod
     def from_center_radius(cls, center, radius) -> "IntervalArray":
@@ -102,17 +116,17 @@ class IntervalArray:
         return len(self.lo)
 
     def __getitem__(self, idx) -> "IntervalArray":
-        return IntervalArray._unsafe(np.asarray(self.lo[idx]), np.asarray(self.hi[idx]))
+        return IntervalArray.unchecked(np.asarray(self.lo[idx]), np.asarray(self.hi[idx]))
 
     def __iter__(self) -> Iterator["IntervalArray"]:
         for i in range(len(self)):
             yield self[i]
 
     def reshape(self, *shape) -> "IntervalArray":
-        return IntervalArray._unsafe(self.lo.reshape(*shape), self.hi.reshape(*shape))
+        return IntervalArray.unchecked(self.lo.reshape(*shape), self.hi.reshape(*shape))
 
     def copy(self) -> "IntervalArray":
-        return IntervalArray._unsafe(self.lo.copy(), self.hi.copy())
+        return IntervalArray.unchecked(self.lo.copy(), self.hi.copy())
 
     def __repr__(self) -> str:
         return f"IntervalArray(lo={self.lo!r}, hi={self.hi!r})"
@@ -154,7 +168,7 @@ class IntervalArray:
 
     def hull(self, other: "IntervalArray") -> "IntervalArray":
         """Smallest interval array containing both (exact)."""
-        return IntervalArray._unsafe(np.minimum(self.lo, other.lo), np.maximum(self.hi, other.hi))
+        return IntervalArray.unchecked(np.minimum(self.lo, other.lo), np.maximum(self.hi, other.hi))
 
     def intersect(self, other: "IntervalArray") -> "IntervalArray":
         """Intersection; raises ``ValueError`` if some entry is empty (boxes here are never empty)."""
@@ -162,7 +176,7 @@ class IntervalArray:
         hi = np.minimum(self.hi, other.hi)
         if (lo > hi).any():
             raise ValueError("IntervalArray.intersect: empty intersection")
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     def split(self, axis: int, at: float | None = None) -> tuple["IntervalArray", "IntervalArray"]:
         """Split a box (1-D interval array) along coordinate ``axis`` at ``at`` (default: midpoint).
@@ -178,21 +192,21 @@ class IntervalArray:
         left_hi[axis] = c
         right_lo = self.lo.copy()
         right_lo[axis] = c
-        return IntervalArray._unsafe(self.lo.copy(), left_hi), IntervalArray._unsafe(right_lo, self.hi.copy())
+        return IntervalArray.unchecked(self.lo.copy(), left_hi), IntervalArray.unchecked(right_lo, self.hi.copy())
 
     # ------------------------------------------------------------------ arithmetic
     def __neg__(self) -> "IntervalArray":
-        return IntervalArray._unsafe(-self.hi, -self.lo)
+        return IntervalArray.unchecked(-self.hi, -self.lo)
 
     def __add__(self, other) -> "IntervalArray":
         o = _coerce(other)
-        return IntervalArray._unsafe(R.add_down(self.lo, o.lo), R.add_up(self.hi, o.hi))
+        return IntervalArray.unchecked(R.add_down(self.lo, o.lo), R.add_up(self.hi, o.hi))
 
     __radd__ = __add__
 
     def __sub__(self, other) -> "IntervalArray":
         o = _coerce(other)
-        return IntervalArray._unsafe(R.sub_down(self.lo, o.hi), R.sub_up(self.hi, o.lo))
+        return IntervalArray.unchecked(R.sub_down(self.lo, o.hi), R.sub_up(self.hi, o.lo))
 
     def __rsub__(self, other) -> "IntervalArray":
         return _coerce(other) - self
@@ -205,11 +219,11 @@ class IntervalArray:
 
     def relu(self) -> "IntervalArray":
         """``max(x, 0)``: monotone, so exact on endpoints."""
-        return IntervalArray._unsafe(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0))
+        return IntervalArray.unchecked(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0))
 
     def abs(self) -> "IntervalArray":
         """``|x|`` (exact): ``[mig, mag]``."""
-        return IntervalArray._unsafe(self.mig(), self.mag())
+        return IntervalArray.unchecked(self.mig(), self.mag())
 
 
 def _coerce(x) -> IntervalArray:
@@ -230,4 +244,4 @@ def _mul(a: IntervalArray, b: IntervalArray) -> IntervalArray:
     cands_hi = [np.where(np.isnan(c), 0.0, c) for c in cands_hi]
     lo = np.minimum.reduce(cands_lo)
     hi = np.maximum.reduce(cands_hi)
-    return IntervalArray._unsafe(np.asarray(lo), np.asarray(hi))
+    return IntervalArray.unchecked(np.asarray(lo), np.asarray(hi))

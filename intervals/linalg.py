@@ -83,7 +83,7 @@ def _finish_fused(c, s, inv, neta, bias: IntervalArray | None, out=None) -> Inte
     if bias is not None and (blo.ndim != 1 or blo.shape[0] != c.shape[-1]):
         raise ValueError(f"bias of shape {blo.shape} does not match output shape {c.shape}")
     _kernels.finish(c.reshape(-1), s.reshape(-1), inv, neta, blo, bhi, lo.reshape(-1), hi.reshape(-1))
-    return IntervalArray._unsafe(lo, hi)
+    return IntervalArray.unchecked(lo, hi)
 
 
 def _check_box(x: IntervalArray, n: int, who: str) -> None:
@@ -142,7 +142,7 @@ class PointMatrix:
                 raise ValueError(f"bias of shape {blo.shape} does not match output shape ({self.m},)")
             if _kernels.point_matvec_1(self.WT, np.ascontiguousarray(x.lo), np.ascontiguousarray(x.hi), self._g,
                                        self._inv, self._neta, blo, bhi, lo, hi):
-                return IntervalArray._unsafe(lo, hi)
+                return IntervalArray.unchecked(lo, hi)
         m = np.empty(x.shape)
         a = np.empty(x.shape)
         if not _kernels.mid_rad_a(x.lo.reshape(-1), x.hi.reshape(-1), self._g, m.reshape(-1), a.reshape(-1)):
@@ -169,7 +169,7 @@ class PointMatrix:
         hi = np.empty((xl.shape[0], self.m))
         for b in range(xl.shape[0]):
             _kernels.careful_matvec_t(self.WT, xl[b], xh[b], lo[b], hi[b])
-        return IntervalArray._unsafe(lo.reshape(lead + (self.m,)), hi.reshape(lead + (self.m,)))
+        return IntervalArray.unchecked(lo.reshape(lead + (self.m,)), hi.reshape(lead + (self.m,)))
 
 
 class IntervalMatrix:

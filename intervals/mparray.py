@@ -150,7 +150,7 @@ def _finish(lo, hi, exp: int, prec: int) -> MPIntervalArray:
     lo = _floor_bits(_obj(lo), prec)
     hi = _ceil_bits(_obj(hi), prec)
     lo, hi, exp = _normalize(lo, hi, exp)
-    return MPIntervalArray._unsafe(lo, hi, exp, prec)
+    return MPIntervalArray.unchecked(lo, hi, exp, prec)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,12 +324,20 @@ class MPIntervalArray:
         self._lo, self._hi, self._exp, self.prec = _obj(lo), _obj(hi), exp, prec
 
     @classmethod
-    def _unsafe(cls, lo: np.ndarray, hi: np.ndarray, exp: int, prec: int) -> MPIntervalArray:
-        """Wrap mantissa arrays without checks. Only for the kernels of this module (and the mp backend),
-        whose results are enclosures with ``lo <= hi`` by construction."""
+    def unchecked(cls, lo: np.ndarray, hi: np.ndarray, exp: int, prec: int) -> MPIntervalArray:
+        """Wrap integer mantissa arrays, ``[lo·2^exp, hi·2^exp]`` at working precision ``prec``, without checks.
+
+        For code whose results are enclosures by construction (the kernels of this module, the mp
+        backend, activation enclosures). The caller guarantees: ``lo`` and ``hi`` have the same shape and
+        hold Python ints (object arrays; others are converted), ``lo <= hi`` entrywise, and the intervals
+        contain the values they are claimed to enclose. Nothing is verified.
+        """
         obj = cls.__new__(cls)
         obj._lo, obj._hi, obj._exp, obj.prec = _obj(lo), _obj(hi), int(exp), prec
         return obj
+
+    #: former name of :meth:`unchecked` (kept for code written against it)
+    _unsafe = unchecked
 
     @classmethod
     def from_mpf(cls, lo, hi, shape=None, *, prec: int | None = None) -> MPIntervalArray:
@@ -351,7 +359,7 @@ class MPIntervalArray:
 
     def with_prec(self, prec: int) -> MPIntervalArray:
         """The same intervals (not rounded) with another working precision for later results."""
-        return MPIntervalArray._unsafe(self._lo, self._hi, self._exp, _check_prec(prec))
+        return MPIntervalArray.unchecked(self._lo, self._hi, self._exp, _check_prec(prec))
 
     def rounded(self, prec: int | None = None) -> MPIntervalArray:
         """Endpoints rounded outward to ``prec`` bits (default: the array's own precision).
@@ -378,7 +386,7 @@ class MPIntervalArray:
         return len(self._lo)
 
     def __getitem__(self, idx) -> MPIntervalArray:
-        return MPIntervalArray._unsafe(_obj(self._lo[idx]), _obj(self._hi[idx]), self._exp, self.prec)
+        return MPIntervalArray.unchecked(_obj(self._lo[idx]), _obj(self._hi[idx]), self._exp, self.prec)
 
     def __iter__(self) -> Iterator[MPIntervalArray]:
         for i in range(len(self)):
@@ -386,14 +394,14 @@ class MPIntervalArray:
 
     def reshape(self, *shape) -> MPIntervalArray:
         lo, hi = self._lo.reshape(*shape), self._hi.reshape(*shape)
-        return MPIntervalArray._unsafe(lo, hi, self._exp, self.prec)
+        return MPIntervalArray.unchecked(lo, hi, self._exp, self.prec)
 
     def swapaxes(self, a: int, b: int) -> MPIntervalArray:
-        return MPIntervalArray._unsafe(np.swapaxes(self._lo, a, b), np.swapaxes(self._hi, a, b), self._exp,
+        return MPIntervalArray.unchecked(np.swapaxes(self._lo, a, b), np.swapaxes(self._hi, a, b), self._exp,
                                        self.prec)
 
     def copy(self) -> MPIntervalArray:
-        return MPIntervalArray._unsafe(self._lo.copy(), self._hi.copy(), self._exp, self.prec)
+        return MPIntervalArray.unchecked(self._lo.copy(), self._hi.copy(), self._exp, self.prec)
 
     def __repr__(self) -> str:
         return f"MPIntervalArray(shape={self.shape}, prec={self.prec}, lo={self.lo!r}, hi={self.hi!r})"
@@ -458,7 +466,7 @@ class MPIntervalArray:
         """
         lo = _ints_to_f64(self._lo.reshape(-1).tolist(), self._exp, up=False).reshape(self.shape)
         hi = _ints_to_f64(self._hi.reshape(-1).tolist(), self._exp, up=True).reshape(self.shape)
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     # ------------------------------------------------------------------ set operations (exact)
     def contains(self, x) -> np.ndarray:
@@ -485,7 +493,7 @@ class MPIntervalArray:
         c, d, _ = _align(self._hi, self._exp, o._hi, o._exp)
         sh, (a, b, c, d) = _flat(a, b, c, d)
         lo, hi, e = _normalize(np.minimum(a, b).reshape(sh), np.maximum(c, d).reshape(sh), e)
-        return MPIntervalArray._unsafe(lo, hi, e, max(self.prec, o.prec))
+        return MPIntervalArray.unchecked(lo, hi, e, max(self.prec, o.prec))
 
     def intersect(self, other) -> MPIntervalArray:
         """Intersection; raises ``ValueError`` if some entry is empty.
@@ -500,7 +508,7 @@ class MPIntervalArray:
         if np.any(lo > hi):
             raise ValueError("MPIntervalArray.intersect: empty intersection")
         lo, hi, e = _normalize(lo, hi, e)
-        return MPIntervalArray._unsafe(lo, hi, e, max(self.prec, o.prec))
+        return MPIntervalArray.unchecked(lo, hi, e, max(self.prec, o.prec))
 
     def split(self, axis: int, at=None) -> tuple[MPIntervalArray, MPIntervalArray]:
         """Split a box (1-D) along coordinate ``axis`` at ``at`` (exact dyadic; default: the exact midpoint).
@@ -523,14 +531,14 @@ class MPIntervalArray:
         left_hi, right_lo = hi.copy(), lo.copy()
         left_hi[axis] = cv
         right_lo[axis] = cv
-        left = MPIntervalArray._unsafe(*_normalize(lo.copy(), left_hi, e), self.prec)
-        right = MPIntervalArray._unsafe(*_normalize(right_lo, hi.copy(), e), self.prec)
+        left = MPIntervalArray.unchecked(*_normalize(lo.copy(), left_hi, e), self.prec)
+        right = MPIntervalArray.unchecked(*_normalize(right_lo, hi.copy(), e), self.prec)
         return left, right
 
     # ------------------------------------------------------------------ arithmetic
     def __neg__(self) -> MPIntervalArray:
         sh, (lo, hi) = _flat(self._lo, self._hi)
-        return MPIntervalArray._unsafe((-hi).reshape(sh), (-lo).reshape(sh), self._exp, self.prec)
+        return MPIntervalArray.unchecked((-hi).reshape(sh), (-lo).reshape(sh), self._exp, self.prec)
 
     def __add__(self, other) -> MPIntervalArray:
         o = _coerce(other, self.prec)
@@ -564,7 +572,7 @@ class MPIntervalArray:
         Rigorous: exact (monotone, evaluated on the endpoints).
         """
         sh, (lo, hi) = _flat(self._lo, self._hi)
-        return MPIntervalArray._unsafe(np.maximum(lo, 0).reshape(sh), np.maximum(hi, 0).reshape(sh),
+        return MPIntervalArray.unchecked(np.maximum(lo, 0).reshape(sh), np.maximum(hi, 0).reshape(sh),
                                        self._exp, self.prec)
 
     def maximum(self, other) -> MPIntervalArray:
@@ -577,7 +585,7 @@ class MPIntervalArray:
         c, d, _ = _align(self._hi, self._exp, o._hi, o._exp)
         sh, (a, b, c, d) = _flat(a, b, c, d)
         lo, hi, e = _normalize(np.maximum(a, b).reshape(sh), np.maximum(c, d).reshape(sh), e)
-        return MPIntervalArray._unsafe(lo, hi, e, max(self.prec, o.prec))
+        return MPIntervalArray.unchecked(lo, hi, e, max(self.prec, o.prec))
 
     def abs(self) -> MPIntervalArray:
         """``|x|`` as ``[mig, mag]`` (``mig = 0`` when the interval contains 0).
@@ -587,7 +595,7 @@ class MPIntervalArray:
         sh, (lo, hi) = _flat(self._lo, self._hi)
         mag = np.maximum(-lo, hi)
         mig = np.where(lo > 0, lo, np.where(hi < 0, -hi, 0))  # 0 in [lo, hi]: mig = 0
-        return MPIntervalArray._unsafe(_obj(mig).reshape(sh), mag.reshape(sh), self._exp, self.prec)
+        return MPIntervalArray.unchecked(_obj(mig).reshape(sh), mag.reshape(sh), self._exp, self.prec)
 
 
 def _merge_scalar(pair, lo, hi, e):

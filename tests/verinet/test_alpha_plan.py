@@ -69,7 +69,7 @@ def test_float_objective_is_the_sound_bound_up_to_rounding(c, n_split, dtype):
     fb, _, _ = plan.run([np.asarray(v, dtype=dtype) for v in slopes], False,
                         None if betas is None else [np.asarray(v, dtype=dtype) for v in betas])
     m = net.n_outputs
-    unbounded = IntervalArray._unsafe(np.full((1, m), -np.inf), np.full((1, m), np.inf))
+    unbounded = IntervalArray.unchecked(np.full((1, m), -np.inf), np.full((1, m), np.inf))
     sb = sound_lower_bounds(net, xl, xu, pre, unbounded, box, atoms, slopes, fixed=fixed, split=split, betas=betas)
     fb = np.asarray(fb, dtype=np.float64)
     if not np.isfinite(fb).all():

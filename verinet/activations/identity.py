@@ -29,7 +29,7 @@ class Identity(ActivationFn):
         return z
 
     def derivative_f64(self, z, alpha):
-        return IntervalArray._unsafe(np.ones_like(z.lo), np.ones_like(z.hi))
+        return IntervalArray.unchecked(np.ones_like(z.lo), np.ones_like(z.hi))
 
     def chain_f64(self, g, z, alpha):
         return g
@@ -39,7 +39,7 @@ class Identity(ActivationFn):
 
     def derivative_mp(self, z, alpha, prec):
         one = np.ones(z.shape, dtype=object)
-        return MPIntervalArray._unsafe(one, one, 0, prec)
+        return MPIntervalArray.unchecked(one, one, 0, prec)
 
     def chain_mp(self, g, z, alpha, prec):
         return g

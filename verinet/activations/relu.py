@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from intervals import rounding as R
-from intervals._kernels import down, up
+from intervals.directed import down, up
 from intervals.array import IntervalArray
 from intervals.mparray import MPIntervalArray
 from verinet.activations.base import ActivationFn
@@ -45,13 +45,13 @@ class LeakyReLU(ActivationFn):
         # α = 0 with z.lo = −inf: 0·(−inf) is NaN in IEEE, but α z = 0 for every real z (set semantics)
         lo = np.where(z.lo < 0, np.where(ahi == 0, 0.0, R.mul_down(ahi, z.lo)), z.lo)
         hi = np.where(z.hi < 0, R.mul_up(alo, z.hi), z.hi)
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     def derivative_f64(self, z, alpha):
         alo, ahi = alpha
         lo = np.where(z.lo > 0, 1.0, alo)  # lo > 0: {1}; otherwise the slope α is reachable
         hi = np.where(z.hi < 0, ahi, 1.0)  # hi < 0: {α}; otherwise slope 1 is reachable
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     def enclose_mp(self, z, alpha, prec):
         # for 0 <= α <= 1, leaky(x) = max(x, α x); interval max is monotone in both arguments, so
@@ -123,7 +123,7 @@ class ReLU(LeakyReLU):
         off = z.hi < 0
         lo = np.where(on, g.lo, np.where(off, 0.0, np.minimum(g.lo, 0.0)))
         hi = np.where(on, g.hi, np.where(off, 0.0, np.maximum(g.hi, 0.0)))
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     def enclose_mp(self, z, alpha, prec):
         return z.relu()
@@ -138,7 +138,7 @@ class ReLU(LeakyReLU):
         glo, ghi = g.lo_man, g.hi_man
         lo = np.where(on, glo, np.where(off, 0, np.minimum(glo, 0)))
         hi = np.where(on, ghi, np.where(off, 0, np.maximum(ghi, 0)))
-        return MPIntervalArray._unsafe(np.asarray(lo, dtype=object), np.asarray(hi, dtype=object), g.exp,
+        return MPIntervalArray.unchecked(np.asarray(lo, dtype=object), np.asarray(hi, dtype=object), g.exp,
                                        max(g.prec, prec))
 
 
@@ -151,7 +151,7 @@ def _kink_derivative_mp(z, alo: int, ahi: int, e: int, prec: int):
     lo[z.lo_man > 0] = one  # lo > 0: {1}; otherwise slope α is reachable
     hi = np.full(z.shape, one, dtype=object)
     hi[z.hi_man < 0] = ahi  # hi < 0: {α}; otherwise slope 1 is reachable
-    return MPIntervalArray._unsafe(lo, hi, e, prec)
+    return MPIntervalArray.unchecked(lo, hi, e, prec)
 
 
 def admissible_slopes(s: np.ndarray, alpha_hi: float) -> np.ndarray:

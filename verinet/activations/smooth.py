@@ -32,10 +32,10 @@ class _Smooth(ActivationFn):
         raise NotImplementedError
 
     def enclose_f64(self, z, alpha):
-        return IntervalArray._unsafe(*_map_pairs_f64(self._kernels()[0], z.lo, z.hi))
+        return IntervalArray.unchecked(*_map_pairs_f64(self._kernels()[0], z.lo, z.hi))
 
     def derivative_f64(self, z, alpha):
-        return IntervalArray._unsafe(*_map_pairs_f64(self._kernels()[1], z.lo, z.hi))
+        return IntervalArray.unchecked(*_map_pairs_f64(self._kernels()[1], z.lo, z.hi))
 
     def enclose_mp(self, z, alpha, prec):
         return _map_pairs_mp(self._kernels()[2], z, prec)

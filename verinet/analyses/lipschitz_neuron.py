@@ -155,23 +155,23 @@ class _Tightening:
             self.root = [(np.asarray(p.lo)[0].copy(), np.asarray(p.hi)[0].copy()) for p in pre[:hidden]]
             return LayerBounds(tuple(pre), bounds.output), empty
         if self.root is not None:  # both enclose the part: so does their intersection
-            pre[:hidden] = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b))
+            pre[:hidden] = [IntervalArray.unchecked(np.maximum(p.lo, a), np.minimum(p.hi, b))
                             for p, (a, b) in zip(pre[:hidden], self.root)]
         if self.mode == "beta" and F.any():
             fix = per_layer_signs(F, self.kinked, self.n_layers)
             ok = ~np.any([(p.lo > p.hi).any(axis=1) for p in pre[:hidden]], axis=0)
             if ok.any():
-                sub = [IntervalArray._unsafe(np.asarray(p.lo)[ok], np.asarray(p.hi)[ok]) for p in pre]
+                sub = [IntervalArray.unchecked(np.asarray(p.lo)[ok], np.asarray(p.hi)[ok]) for p in pre]
                 part = [None if f is None else f[ok] for f in fix]
                 sub = self.slopes.tighten_hidden(L[ok], H[ok], sub, part, iters=self.iters)
                 for k in range(hidden):
                     lo_k, hi_k = np.array(pre[k].lo), np.array(pre[k].hi)
                     lo_k[ok], hi_k[ok] = sub[k].lo, sub[k].hi
-                    pre[k] = IntervalArray._unsafe(lo_k, hi_k)
+                    pre[k] = IntervalArray.unchecked(lo_k, hi_k)
         # crossing ends: no point of the box satisfies the part's constraints
         empty = np.any([(p.lo > p.hi).any(axis=1) for p in pre[:hidden]], axis=0)
         if empty.any():  # keep well-formed enclosures for the (discarded) empty parts
-            pre[:hidden] = [IntervalArray._unsafe(np.where(empty[:, None], o.lo, p.lo),
+            pre[:hidden] = [IntervalArray.unchecked(np.where(empty[:, None], o.lo, p.lo),
                                                   np.where(empty[:, None], o.hi, p.hi))
                             for p, o in zip(pre[:hidden], bounds.pre[:hidden])]
         return LayerBounds(tuple(pre), bounds.output), empty
@@ -195,7 +195,7 @@ def _evaluate(ev, network: Network, lo: np.ndarray, hi: np.ndarray, F: np.ndarra
     b = ev.backend
     G = b.to_float(gradient_from_bounds(b, bounds, ev.c, "auto"))
     if ev.free is not None:
-        G = IntervalArray._unsafe(np.where(ev.free, G.lo, 0.0), np.where(ev.free, G.hi, 0.0))
+        G = IntervalArray.unchecked(np.where(ev.free, G.lo, 0.0), np.where(ev.free, G.hi, 0.0))
     _, up = gradient_norm_bounds(G, ev.norm)
     jb = gradient_bounds(b, bounds, ev.c, ev.norm, free=ev.free, G=G)
     up = np.minimum(np.asarray(up, dtype=np.float64), jb.upper)

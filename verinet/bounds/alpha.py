@@ -280,7 +280,7 @@ def box_relaxations(network: Network, xl: np.ndarray, xu: np.ndarray, pre):
     out = []
     ma_prev = inp.ma
     for k, L in enumerate(prep.layers):
-        Z = IntervalArray._unsafe(np.asarray(pre[k].lo), np.asarray(pre[k].hi))
+        Z = IntervalArray.unchecked(np.asarray(pre[k].lo), np.asarray(pre[k].hi))
         A = prep.backend.activate(k, Z)
         out.append((_relaxation(L, Z, A, ma_prev), Z))
         ma_prev = np.maximum(np.abs(A.lo), np.abs(A.hi))
@@ -463,7 +463,7 @@ class SlopeTightener:
             split = None if fix is None else list(fix[:k])
             fixed = None if split is None else [None if f is None else f != 0 for f in split]
             for sign, net in zip((1, -1), self._truncated(k)):
-                enc = pre[k] if sign > 0 else IntervalArray._unsafe(-hi, -lo)
+                enc = pre[k] if sign > 0 else IntervalArray.unchecked(-hi, -lo)
                 slopes, betas, _, _ = optimise_multipliers(net, lows, ups, xl, xu, box, atoms, iters=iters,
                                                            fixed=fixed, split=split)
                 b = sound_lower_bounds(net, xl, xu, list(pre[:k]) + [enc], enc, box, atoms, slopes,
@@ -477,7 +477,7 @@ class SlopeTightener:
                     new_lo[box, atoms] = np.maximum(new_lo[box, atoms], b)
                 else:  # −b ≥ z_k: negation is exact
                     new_hi[box, atoms] = np.minimum(new_hi[box, atoms], -b)
-            pre[k] = IntervalArray._unsafe(new_lo, new_hi)
+            pre[k] = IntervalArray.unchecked(new_lo, new_hi)
         return pre
 
     def tighten(self, xl: np.ndarray, xu: np.ndarray, pre, output: IntervalArray,
@@ -534,7 +534,7 @@ class SlopeTightener:
                     self.params[H + k][box, atoms] = betas[k]
             if relaxed is None:  # per box, shared by the rounds of this call
                 relaxed = box_relaxations(self.network, xl, xu, pre)
-            new = sound_lower_bounds(self.network, xl, xu, pre, IntervalArray._unsafe(lo, hi), box, atoms, slopes,
+            new = sound_lower_bounds(self.network, xl, xu, pre, IntervalArray.unchecked(lo, hi), box, atoms, slopes,
                                      fixed=fixed, split=split, betas=betas, relaxed=relaxed)
             sc = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, B, split, betas)
             # the split scores of a box add up over its optimised atoms that stay unrefuted: a neuron that
@@ -551,7 +551,7 @@ class SlopeTightener:
             box, atoms = self._bottleneck(lo, skip, done)
         self.scores = scores
         self.candidates = np.concatenate(candidates)
-        return IntervalArray._unsafe(lo, hi)
+        return IntervalArray.unchecked(lo, hi)
 
     def _bottleneck(self, lo: np.ndarray, skip: np.ndarray, done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows ``(box, atom)`` to optimise next, lazily: per box the atom that decides whether it closes —

@@ -130,7 +130,7 @@ def jacobian_from_bounds(backend, bounds: LayerBounds, mode: str = "auto"):
         rev = _reverse(backend, bounds, seed)
     if mode in ("forward", "both"):
         P = backend.to_float(_forward(backend, bounds, net.n_inputs, batch_shape))
-        fwd = type(P)._unsafe(np.swapaxes(P.lo, -1, -2).copy(), np.swapaxes(P.hi, -1, -2).copy())
+        fwd = type(P).unchecked(np.swapaxes(P.lo, -1, -2).copy(), np.swapaxes(P.hi, -1, -2).copy())
         if mode == "forward":
             return fwd
     if mode not in ("reverse", "forward", "both"):

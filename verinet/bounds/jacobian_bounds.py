@@ -284,7 +284,7 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
     net = backend.network
     q = dual(canonical_norm(norm))
     n_layers = len(net.layers)
-    pre = [IntervalArray._unsafe(np.atleast_2d(p.lo), np.atleast_2d(p.hi)) for p in bounds.pre]
+    pre = [IntervalArray.unchecked(np.atleast_2d(p.lo), np.atleast_2d(p.hi)) for p in bounds.pre]
     B = pre[0].shape[0]
     n = net.n_inputs
     free = np.ones(n, dtype=bool) if free is None else np.asarray(free, dtype=bool)
@@ -305,7 +305,7 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
         inp = _input_data(bn, np.ascontiguousarray(ulo), np.ascontiguousarray(uhi))
     if inp is None:  # unbounded: interval chain only
         return _finish(*_interval_rest(backend, D, v, n_layers), None, None, None, None, q, free, G)
-    A = IntervalArray._unsafe(ulo, uhi)
+    A = IntervalArray.unchecked(ulo, uhi)
     ma_prev = inp.ma
     relax: list[_Relax] = []
     dead = np.zeros(B, dtype=bool)
@@ -330,7 +330,7 @@ def gradient_bounds(backend: Float64Backend, bounds: LayerBounds, c: np.ndarray,
         sU, tU, sL, tL = product_lines(d.lo, d.hi, Z.lo, Z.hi)
         relax.append(_Relax(np.ascontiguousarray(sU), np.ascontiguousarray(sL), np.ascontiguousarray(tU),
                             np.ascontiguousarray(tL), rx.w, rx.scal))
-        A = IntervalArray._unsafe(*product_hull(d.lo, d.hi, Z.lo, Z.hi))
+        A = IntervalArray.unchecked(*product_hull(d.lo, d.hi, Z.lo, Z.hi))
         ma_prev = np.maximum(np.abs(A.lo), np.abs(A.hi))
     out = _finish(Z.lo, Z.hi, bn, relax, inp, H - 1, q, free, G, signs)
     if dead.any():  # nothing proved there (the caller's other bound stands)

@@ -95,7 +95,7 @@ def clamp_signs(z, fix: np.ndarray | None, dead: np.ndarray):
     dead |= empty
     lo = np.where(empty[:, None], z.lo, lo)
     hi = np.where(empty[:, None], z.hi, hi)
-    return IntervalArray._unsafe(lo, hi)
+    return IntervalArray.unchecked(lo, hi)
 
 
 def propagate_fixed(backend, lo: np.ndarray, hi: np.ndarray, fix) -> SplitBounds:

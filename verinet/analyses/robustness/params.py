@@ -241,7 +241,7 @@ class _ChangeBound:
             if da is not None:
                 dz = dz + fb.linear(k, da)  # + W' Δa
             z, zf = O.pre[k], P.pre[k]
-            hull = type(z)._unsafe(np.minimum(z.lo, zf.lo), np.maximum(z.hi, zf.hi))
+            hull = type(z).unchecked(np.minimum(z.lo, zf.lo), np.maximum(z.hi, zf.hi))
             da = nb.chain(k, dz, hull)
             a = nb.activate(k, z)
         diffs = np.maximum(np.abs(da.lo), np.abs(da.hi))

@@ -52,7 +52,7 @@ Step ``S_j ⇒ S_{j−1}`` (layer ``j``: ``z = W a + b`` with ``a = a_{j−1}``,
    the enclosure ``[sub_down, sub_up]`` of ``D`` and the bias interval, and since ``|M̂| ≤ |Λ̂| + |D|`` the
    error terms of steps 3–5 for ``M̂`` are those of ``Λ̂`` plus ``Σ |D_i| w_i``; ``|Λ − Λ̂|`` is unchanged.
 
-Every float operation that must round up is followed by ``up`` (:mod:`intervals._kernels`: a float
+Every float operation that must round up is followed by ``up`` (:mod:`intervals.directed`: a float
 ``≥`` the successor of the round-to-nearest result, hence ``≥`` the exact value), or uses
 :mod:`intervals.rounding`'s directed operations in numpy code. Overflow and NaN: a coefficient vector
 that becomes non-finite, or a non-finite partial sum, turns that row's bound into ``+inf`` (the a-priori

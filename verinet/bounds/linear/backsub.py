@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from intervals import rounding as R
-from intervals._kernels import down, up
+from intervals.directed import down, up
 from verinet.bounds.linear.prep import _LayerPrep, _Prepared
 from verinet.bounds.linear.relaxation import _Input, _nonneg_matvec_up
 
@@ -156,7 +156,7 @@ def _split_terms(Lt: np.ndarray, E: np.ndarray, w_rows: np.ndarray, L: _LayerPre
 @njit(cache=True, fastmath=False)
 def _split_kernel(Lt, E, w, blo, bhi, gam, inv, neta, acc):  # pragma: no cover - compiled
     """The loop of :func:`_split_terms` (proof there), in place. ``up``/``down`` bound the exact value of the
-    round-to-nearest result they wrap (:mod:`intervals._kernels`); an entry with ``E_i = 0`` (or non-finite,
+    round-to-nearest result they wrap (:mod:`intervals.directed`); an entry with ``E_i = 0`` (or non-finite,
     counted as 0) leaves ``M̂_i = Λ̂_i`` exactly, so ``D_i = 0`` and it adds nothing."""
     P, n = Lt.shape
     nonzero = False

@@ -41,7 +41,7 @@ def _box(prep: _Prepared, lo, hi) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 def _squeeze(a: IntervalArray, single: bool) -> IntervalArray:
-    return IntervalArray._unsafe(a.lo[0], a.hi[0]) if single else a
+    return IntervalArray.unchecked(a.lo[0], a.hi[0]) if single else a
 
 
 def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, refine: str,
@@ -60,9 +60,9 @@ def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, re
     if refine not in ("unstable", "all"):
         raise ValueError(f"refine must be 'unstable' or 'all', got {refine!r}")
     backend = prep.backend
-    X = IntervalArray._unsafe(xl, xu)
+    X = IntervalArray.unchecked(xl, xu)
     # interval bounds on the box exactly as given (same shapes, so the same rounding as propagate())
-    ibp = propagate(backend, IntervalArray._unsafe(xl[0], xu[0]) if single else X)
+    ibp = propagate(backend, IntervalArray.unchecked(xl[0], xu[0]) if single else X)
     inp = _input_data(prep, xl, xu)
     n_layers = len(prep.layers)
     pre = []
@@ -71,7 +71,7 @@ def _propagate(prep: _Prepared, xl: np.ndarray, xu: np.ndarray, single: bool, re
     ma_prev = inp.ma if inp is not None else None
     for k, L in enumerate(prep.layers):
         ibp_z = ibp.pre[k]
-        z = IntervalArray._unsafe(np.reshape(ibp_z.lo, (-1, L.n_out)), np.reshape(ibp_z.hi, (-1, L.n_out)))
+        z = IntervalArray.unchecked(np.reshape(ibp_z.lo, (-1, L.n_out)), np.reshape(ibp_z.hi, (-1, L.n_out)))
         if k > 0:
             step = backend.affine(k, tight_a)  # interval step from the tightened bounds of layer k−1
             z = _meet(z, step.lo, step.hi, dead)
@@ -205,7 +205,7 @@ def linear_propagate_fixed(backend_or_network, lo, hi, fix, *, refine: Refine = 
         for k, p in enumerate(sub.pre):
             pre[k][0][again], pre[k][1][again] = p.lo, p.hi
         out[0][again], out[1][again] = sub.output.lo, sub.output.hi
-    bounds = LayerBounds(tuple(IntervalArray._unsafe(lo, hi) for lo, hi in pre), IntervalArray._unsafe(*out))
+    bounds = LayerBounds(tuple(IntervalArray.unchecked(lo, hi) for lo, hi in pre), IntervalArray.unchecked(*out))
     return SplitBounds(bounds, dead)
 
 
@@ -260,8 +260,8 @@ def linear_objective_bounds(backend_or_network, lo, hi, C, *, bounds: LayerBound
     if bounds is None:
         _, relax, inp, out = _propagate(prep, xl, xu, single, refine, last_relax=True)
     else:  # relaxations from the given enclosures (any sound ones for these boxes will do)
-        pre = [IntervalArray._unsafe(np.reshape(p.lo, (B, -1)), np.reshape(p.hi, (B, -1))) for p in bounds.pre]
-        out = IntervalArray._unsafe(np.reshape(bounds.output.lo, (B, -1)), np.reshape(bounds.output.hi, (B, -1)))
+        pre = [IntervalArray.unchecked(np.reshape(p.lo, (B, -1)), np.reshape(p.hi, (B, -1))) for p in bounds.pre]
+        out = IntervalArray.unchecked(np.reshape(bounds.output.lo, (B, -1)), np.reshape(bounds.output.hi, (B, -1)))
         inp = _input_data(prep, xl, xu)
         relax = []
         ma_prev = inp.ma if inp is not None else None
@@ -285,4 +285,4 @@ def linear_objective_bounds(backend_or_network, lo, hi, C, *, bounds: LayerBound
         rlo, rhi = rlo[:, 0], rhi[:, 0]
     if single:
         rlo, rhi = rlo[0], rhi[0]
-    return IntervalArray._unsafe(np.asarray(rlo), np.asarray(rhi))
+    return IntervalArray.unchecked(np.asarray(rlo), np.asarray(rhi))

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from intervals import _kernels
 from intervals import rounding as R
-from intervals._kernels import up
+from intervals.directed import mid_rad_a, up
 from intervals.array import IntervalArray
 from verinet.bounds.linear.prep import _U, _LayerPrep, _Prepared
 
@@ -43,7 +42,7 @@ def _input_data(prep: _Prepared, xl: np.ndarray, xu: np.ndarray) -> _Input | Non
     """Midpoint/radius data of the input boxes, or None when an endpoint is infinite."""
     xm = np.empty(xl.shape)
     ax = np.empty(xl.shape)
-    if not _kernels.mid_rad_a(xl.reshape(-1), xu.reshape(-1), prep.gam0, xm.reshape(-1), ax.reshape(-1)):
+    if not mid_rad_a(xl.reshape(-1), xu.reshape(-1), prep.gam0, xm.reshape(-1), ax.reshape(-1)):
         return None
     return _Input(xm, ax, np.maximum(np.abs(xl), np.abs(xu)))
 

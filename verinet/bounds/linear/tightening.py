@@ -33,7 +33,7 @@ def _meet(a: IntervalArray, lo: np.ndarray, hi: np.ndarray, dead: np.ndarray | N
         dead |= rows
         nlo = np.where(rows.reshape((-1,) + (1,) * (nlo.ndim - 1)), a.lo, nlo)
         nhi = np.where(rows.reshape((-1,) + (1,) * (nhi.ndim - 1)), a.hi, nhi)
-    return IntervalArray._unsafe(nlo, nhi)
+    return IntervalArray.unchecked(nlo, nhi)
 
 
 def _refine_mask(L: _LayerPrep, z: IntervalArray, last: bool, refine: str) -> np.ndarray:
