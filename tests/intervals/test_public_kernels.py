@@ -26,7 +26,8 @@ def _dot_bounds(x, y):  # pragma: no cover - compiled
 
 def test_directed_steps_are_the_tested_kernels():
     """The public names are the kernels that ``tests/intervals/test_linalg.py`` checks outward."""
-    assert directed.up is _kernels.up and directed.down is _kernels.down and directed.mid_rad_a is _kernels.mid_rad_a
+    assert directed.up is _kernels.up and directed.down is _kernels.down
+    assert directed.mid_rad_a is _kernels.mid_rad_a
 
 
 def test_directed_steps_bound_exact_sums_in_compiled_code():
@@ -54,4 +55,5 @@ def test_unchecked_wraps_without_copying_and_keeps_the_former_name():
     assert (a + a).hi.tolist() == [2.0, 4.0]
     m = MPIntervalArray.unchecked(np.array([1, -3], dtype=object), np.array([2, 5], dtype=object), -1, 53)
     assert m.to_float().hi.tolist() == [1.0, 2.5]
-    assert MPIntervalArray._unsafe(np.array([1], dtype=object), np.array([2], dtype=object), 0, 53).shape == (1,)
+    one, two = np.array([1], dtype=object), np.array([2], dtype=object)
+    assert MPIntervalArray._unsafe(one, two, 0, 53).shape == (1,)

@@ -12,8 +12,8 @@ gives the object that implements it. Each class holds
 * its interval enclosure and Clarke-derivative enclosure for the float64 backend
   (:class:`intervals.array.IntervalArray`) and the mp backend (:class:`intervals.mparray.MPIntervalArray`),
   with the rounding arguments beside the code;
-* its linear relaxation for the sound back-substitution of :mod:`verinet.bounds.linear` (:meth:`ActivationFn.relax_f64`,
-  with the proofs of the lines and of their rounding);
+* its linear relaxation for the sound back-substitution of :mod:`verinet.bounds.linear`
+  (:meth:`ActivationFn.relax_f64`, with the proofs of the lines and of their rounding);
 * its operator names in the model file formats (:func:`verinet.activations.names`).
 
 Enclosures (IEEE 1788 monotone extensions): ReLU ``max(z, 0)`` and leaky ReLU are monotone, so exact on

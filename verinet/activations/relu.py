@@ -8,8 +8,8 @@ import numpy as np
 from numba import njit
 
 from intervals import rounding as R
-from intervals.directed import down, up
 from intervals.array import IntervalArray
+from intervals.directed import down, up
 from intervals.mparray import MPIntervalArray
 from verinet.activations.base import ActivationFn
 from verinet.network import Activation
@@ -62,7 +62,8 @@ class LeakyReLU(ActivationFn):
         return _kink_derivative_mp(z, int(alpha.lo_man), int(alpha.hi_man), alpha.exp, prec)
 
     def relax_f64(self, zl, zu, Alo, Ahi, alpha, blo, bhi):
-        """Lines on ``[l, u]`` for ``σ(z) = max(z, αz)``, ``0 ≤ α ≤ 1`` (convex), ``α_lo ≤ α ≤ α_hi`` floats in ``[0, 1]``.
+        """Lines on ``[l, u]`` for ``σ(z) = max(z, αz)``, ``0 ≤ α ≤ 1`` (convex), ``α_lo ≤ α ≤ α_hi`` floats
+        in ``[0, 1]``.
 
         * ``l ≥ 0``: σ(z) = z, both lines ``z``. ``u ≤ 0``: σ(z) = αz and for ``z ≤ 0``
           ``α_hi z ≤ αz ≤ α_lo z`` (larger slope, smaller value), intercepts 0.
@@ -82,8 +83,8 @@ class LeakyReLU(ActivationFn):
         return (z.lo < 0.0) & (z.hi > 0.0)  # unstable: the only neurons whose relaxation uses l, u
 
     def lower_line_f64(self, s, alpha, blo):
-        """``s·z`` with ``s`` clipped to ``[α_hi, 1]`` (:func:`admissible_slopes`) lies below σ everywhere (the
-        unstable lower line of :meth:`relax_f64`), so it may replace the lower line of any neuron; its
+        """``s·z`` with ``s`` clipped to ``[α_hi, 1]`` (:func:`admissible_slopes`) lies below σ everywhere
+        (the unstable lower line of :meth:`relax_f64`), so it may replace the lower line of any neuron; its
         intercept is 0, so ``k_L ≤ s·b_lo``: the product rounded down (exact when ``s ∈ {0, 1}``)."""
         s = admissible_slopes(s, alpha[1])
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):

@@ -69,8 +69,8 @@ class _Smooth(ActivationFn):
           ``σ([l, u]) ⊆ A`` (:meth:`_min_derivative`). ``σ − s·id`` is then nondecreasing on ``[l, u]``, so
           ``s z + t_L ≤ σ(z) ≤ s z + t_U`` with ``t_L ≤ A.lo − s l`` (rounded down) and ``t_U ≥ A.hi − s u``
           (rounded up).
-        * convex piece ``l < u ≤ 0``: the upper line is the chord trick of the ReLU upper line, any float slope
-          ``s ≥ 0`` (≈ the chord, clamped to ``[s_par, max σ']``) and ``t = max(σ̄(l) − s l, A.hi − s u)``
+        * convex piece ``l < u ≤ 0``: the upper line is the chord trick of the ReLU upper line, any float
+          slope ``s ≥ 0`` (≈ the chord, clamped to ``[s_par, max σ']``) and ``t = max(σ̄(l) − s l, A.hi − s u)``
           rounded up, ``σ̄(l) ≥ σ(l)`` a rigorous point enclosure (:mod:`intervals.elementary`):
           ``s z + t − σ(z)`` is concave and ≥ 0 at both ends. Concave piece ``0 ≤ l < u``: mirrored for the
           lower line, ``t = min(A.lo − s l, σ̲(u) − s u)`` rounded down.
@@ -141,7 +141,7 @@ def _point_bound(fn, x: np.ndarray, side: int) -> np.ndarray:
 
 
 class Sigmoid(_Smooth):
-    """The logistic function ``1 / (1 + e^{−z})`` (``logistic'' = σ'·(1 − 2σ)``: ≥ 0 for z ≤ 0, ≤ 0 for z ≥ 0)."""
+    """The logistic function ``1 / (1 + e^{−z})`` (``σ'' = σ'·(1 − 2σ)``: ≥ 0 for z ≤ 0, ≤ 0 for z ≥ 0)."""
 
     enum = Activation.SIGMOID
     onnx_op = "Sigmoid"

@@ -32,8 +32,13 @@ a per-box quantity both of the last two run on :mod:`verinet.search`) and the sh
 
 from verinet.analyses.robustness.global_ import GlobalResult, global_robustness
 from verinet.analyses.robustness.local import LocalResult, RadiusResult, certified_radius, local_robustness
-from verinet.analyses.robustness.params import (ParamResult, Perturbation, parameter_robustness, perturbed_network,
-                                                quantized_network)
+from verinet.analyses.robustness.params import (
+    ParamResult,
+    Perturbation,
+    parameter_robustness,
+    perturbed_network,
+    quantized_network,
+)
 from verinet.analyses.robustness.supremum import _bound_search  # noqa: F401  (used by tests)
 from verinet.analyses.verify import Verdict
 

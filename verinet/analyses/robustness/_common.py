@@ -12,13 +12,12 @@ from fractions import Fraction
 import numpy as np
 
 from intervals.rounding import float_down, float_up, to_fraction
+from verinet.analyses.verify import BallGeometry, BoxGeometry, Verdict
+from verinet.bounds.propagation import output_bounds
 from verinet.errors import QueryError
 from verinet.exactfmt import fraction_to_str
 from verinet.network import Network
-from verinet.bounds.propagation import output_bounds
 from verinet.region import Region
-from verinet.analyses.verify import BallGeometry, BoxGeometry, Verdict
-
 
 _STATUS = {"proved": Verdict.VERIFIED, "falsified": Verdict.FALSIFIED, "timeout": Verdict.TIMEOUT,
            "box_limit": Verdict.UNKNOWN, "resolution": Verdict.UNKNOWN}

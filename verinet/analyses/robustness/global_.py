@@ -15,17 +15,17 @@ import numpy as np
 
 from intervals import rounding as R
 from intervals.rounding import float_down, float_up, to_fraction
-from verinet.bounds.backends import make_backend
-from verinet.errors import QueryError
-from verinet.bounds.gradient import jacobian_from_bounds
-from verinet.network import Network
-from verinet.bounds.norms import canonical_norm, gradient_norm_bounds
-from verinet.bounds.propagation import propagate
-from verinet.region import Region
-from verinet.search import Status
-from verinet.analyses.verify import BoxGeometry, Verdict, approx_value_and_grad
 from verinet.analyses.robustness._common import _check_time, _enclose_at, _f, _geometry, _outputs, _s, _vec
 from verinet.analyses.robustness.supremum import _bound_search
+from verinet.analyses.verify import BoxGeometry, Verdict, approx_value_and_grad
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import jacobian_from_bounds
+from verinet.bounds.norms import canonical_norm, gradient_norm_bounds
+from verinet.bounds.propagation import propagate
+from verinet.errors import QueryError
+from verinet.network import Network
+from verinet.region import Region
+from verinet.search import Status
 
 
 @dataclass(frozen=True, slots=True)

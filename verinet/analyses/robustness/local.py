@@ -15,12 +15,21 @@ import numpy as np
 
 from intervals import rounding as R
 from intervals.rounding import float_nearest, float_up, to_fraction
+from verinet.analyses.robustness._common import (
+    _STATUS,
+    _check_time,
+    _enclose_at,
+    _f,
+    _geometry,
+    _outputs,
+    _s,
+    _vec,
+)
+from verinet.analyses.verify import Verdict, approx_random_attack, build_spec, search_spec
+from verinet.bounds.norms import canonical_norm
 from verinet.errors import QueryError
 from verinet.network import Network
-from verinet.bounds.norms import canonical_norm
 from verinet.region import Region
-from verinet.analyses.verify import Verdict, approx_random_attack, build_spec, search_spec
-from verinet.analyses.robustness._common import _STATUS, _check_time, _enclose_at, _f, _geometry, _outputs, _s, _vec
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,18 @@ import numpy as np
 
 from intervals import rounding as R
 from intervals.rounding import float_down, float_up, to_fraction
-from verinet.bounds.backends import make_backend
-from verinet.errors import QueryError
-from verinet.exactfmt import fraction_to_str
-from verinet.bounds.gradient import jacobian_from_bounds
-from verinet.network import Activation, Layer, Network
-from verinet.bounds.norms import canonical_norm, gradient_norm_bounds
-from verinet.bounds.propagation import propagate
-from verinet.region import Region
-from verinet.search import Status
-from verinet.analyses.verify import Verdict, approx_value_and_grad
 from verinet.analyses.robustness._common import _check_time, _enclose_at, _f, _geometry, _outputs, _s, _vec
 from verinet.analyses.robustness.supremum import _bound_search, _status_text
-
+from verinet.analyses.verify import Verdict, approx_value_and_grad
+from verinet.bounds.backends import make_backend
+from verinet.bounds.gradient import jacobian_from_bounds
+from verinet.bounds.norms import canonical_norm, gradient_norm_bounds
+from verinet.bounds.propagation import propagate
+from verinet.errors import QueryError
+from verinet.exactfmt import fraction_to_str
+from verinet.network import Activation, Layer, Network
+from verinet.region import Region
+from verinet.search import Status
 
 QUANT_FORMATS = ("float16", "bfloat16", "int8")
 

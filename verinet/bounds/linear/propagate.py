@@ -16,7 +16,13 @@ from intervals.linalg import PointMatrix
 from verinet.bounds.linear.backsub import _backsub
 from verinet.bounds.linear.prep import _prepare, _Prepared
 from verinet.bounds.linear.relaxation import _input_data, _Relax, _relaxation
-from verinet.bounds.linear.tightening import _farkas_empty, _meet, _refine_mask, _refine_pre, _tighten_by_signs
+from verinet.bounds.linear.tightening import (
+    _farkas_empty,
+    _meet,
+    _refine_mask,
+    _refine_pre,
+    _tighten_by_signs,
+)
 from verinet.bounds.propagation import LayerBounds, SplitBounds, clamp_signs, propagate
 
 __all__ = ["Refine", "linear_objective_bounds", "linear_propagate", "linear_propagate_fixed"]
@@ -205,7 +211,8 @@ def linear_propagate_fixed(backend_or_network, lo, hi, fix, *, refine: Refine = 
         for k, p in enumerate(sub.pre):
             pre[k][0][again], pre[k][1][again] = p.lo, p.hi
         out[0][again], out[1][again] = sub.output.lo, sub.output.hi
-    bounds = LayerBounds(tuple(IntervalArray.unchecked(lo, hi) for lo, hi in pre), IntervalArray.unchecked(*out))
+    bounds = LayerBounds(tuple(IntervalArray.unchecked(lo, hi) for lo, hi in pre),
+                         IntervalArray.unchecked(*out))
     return SplitBounds(bounds, dead)
 
 
@@ -260,8 +267,10 @@ def linear_objective_bounds(backend_or_network, lo, hi, C, *, bounds: LayerBound
     if bounds is None:
         _, relax, inp, out = _propagate(prep, xl, xu, single, refine, last_relax=True)
     else:  # relaxations from the given enclosures (any sound ones for these boxes will do)
-        pre = [IntervalArray.unchecked(np.reshape(p.lo, (B, -1)), np.reshape(p.hi, (B, -1))) for p in bounds.pre]
-        out = IntervalArray.unchecked(np.reshape(bounds.output.lo, (B, -1)), np.reshape(bounds.output.hi, (B, -1)))
+        pre = [IntervalArray.unchecked(np.reshape(p.lo, (B, -1)), np.reshape(p.hi, (B, -1)))
+               for p in bounds.pre]
+        out = IntervalArray.unchecked(np.reshape(bounds.output.lo, (B, -1)),
+                                      np.reshape(bounds.output.hi, (B, -1)))
         inp = _input_data(prep, xl, xu)
         relax = []
         ma_prev = inp.ma if inp is not None else None

@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from intervals import rounding as R
-from intervals.directed import mid_rad_a, up
 from intervals.array import IntervalArray
+from intervals.directed import mid_rad_a, up
 from verinet.bounds.linear.prep import _U, _LayerPrep, _Prepared
 
 
@@ -64,7 +64,8 @@ def _nonneg_matvec_up(v: np.ndarray, MT: np.ndarray, inv: float, neta: float) ->
 @njit(cache=True, fastmath=False)
 def _weights(gma, wrma, gam, scal_k, mamax, w, scal):  # pragma: no cover - compiled
     """Error weights of :func:`_relaxation` (steps 3–5 of the module docstring), elementwise over (B, n):
-    ``w ≥ γ_{n_j}(|Wm| ma)_i + (Wr ma)_i + u h_i`` and ``scal ≥ η/2 Σ h + n_j η Σ ma`` (as ``scal_k·max(h, ma)``).
+    ``w ≥ γ_{n_j}(|Wm| ma)_i + (Wr ma)_i + u h_i`` and ``scal ≥ η/2 Σ h + n_j η Σ ma`` (as
+    ``scal_k·max(h, ma)``).
     ``up`` bounds the exact value of the round-to-nearest operation it wraps; zero terms are not stepped.
     """
     B, n = gma.shape
