@@ -39,7 +39,7 @@ WARM_START_BYTES = 768 * 2**20
 
 #: nodes per evaluation call with optimised slopes (a batch of 256 goes out in four chunks: up to four
 #: processes share it) and without (cheap boxes: the Python cost of a call needs larger chunks)
-CHUNK_ALPHA = 64
+CHUNK_ALPHA = 128
 CHUNK_PLAIN = 128
 
 
