@@ -37,9 +37,10 @@ NEURON_SPLIT_UNSTABLE = 2
 #: beyond it new boxes start cold
 WARM_START_BYTES = 768 * 2**20
 
-#: nodes per evaluation call with optimised slopes (a batch of 256 goes out in four chunks: up to four
-#: processes share it) and without (cheap boxes: the Python cost of a call needs larger chunks)
-CHUNK_ALPHA = 128
+#: nodes per evaluation call with optimised slopes (a batch of 1,024 goes out in four chunks: up to four
+#: processes share it; smaller calls of the optimiser cost more per node) and without (a batch of 256 in
+#: two chunks; the Python cost of a call needs chunks this large)
+CHUNK_ALPHA = 256
 CHUNK_PLAIN = 128
 
 
