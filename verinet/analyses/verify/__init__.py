@@ -39,6 +39,6 @@ from verinet.analyses.verify.objective import NEURON_SPLIT_UNSTABLE, WARM_START_
 from verinet.analyses.verify.spec import OutputSpec, Verdict, build_spec
 from verinet.network import approx_value_and_grad
 
-__all__ = ["BallGeometry", "BoxGeometry", "Enclosure", "_Enclosure", "NEURON_SPLIT_UNSTABLE", "OutputSpec", "SearchOutcome",
-           "Verdict", "VerifyResult", "WARM_START_BYTES", "approx_random_attack", "approx_value_and_grad",
+__all__ = ["BallGeometry", "BoxGeometry", "Enclosure", "_Enclosure", "NEURON_SPLIT_UNSTABLE", "OutputSpec",
+           "SearchOutcome", "Verdict", "VerifyResult", "WARM_START_BYTES", "approx_random_attack", "approx_value_and_grad",
            "build_spec", "default_workers", "search_spec", "verify_vnnlib"]

@@ -93,8 +93,8 @@ def search_spec(
 
     ``confirm(x)`` receives a float candidate (approximately unsafe) and must return a rigorously
     confirmed counterexample or None; ``deadline`` is a ``time.perf_counter()`` value. ``bounds`` is
-    ``"auto"``/``"linear"``/``"ibp"`` (see :class:`~verinet.analyses.verify.enclosure.Enclosure`). ``split`` chooses the coordinate to bisect:
-    ``"multi<k>"`` (default ``multi4``): largest width × max |approximate gradient| of the bottleneck atom
+    ``"auto"``/``"linear"``/``"ibp"`` (see :class:`~verinet.analyses.verify.enclosure.Enclosure`).
+    ``split`` chooses the coordinate to bisect: ``"multi<k>"`` (default ``multi4``): largest width × max |approximate gradient| of the bottleneck atom
     over the centre and ``k`` random points of the box; ``"gradient"``: at the centre only; ``"widest"``:
     largest width relative to the region's. (On ACAS Xu ``multi4`` needs 5–100× fewer boxes than the
     others.)
@@ -102,14 +102,15 @@ def search_spec(
     ``neurons`` chooses when a box is split on the sign of an unstable ReLU instead of a coordinate
     (both parts, ``z ≥ 0`` and ``z ≤ 0``, cover the box; each is bounded with the neuron's relaxation made
     exact, the box shrunk to the part's halfspaces, and may be proved empty): ``"auto"`` when the box has
-    at most :data:`~verinet.analyses.verify.objective.NEURON_SPLIT_UNSTABLE` free unstable neurons, or when it is too narrow to bisect in
-    float64 (so such boxes are still refined); ``"never"``: coordinates only (the classical input
-    splitting). The neuron is chosen by :meth:`~verinet.analyses.verify.enclosure.Enclosure.neuron_choice`. With optimised slopes (high-dimensional
-    inputs, see :class:`verinet.bounds.alpha.SlopeTightener`) the root's hidden-layer bounds are optimised too, boxes
-    are split on neurons whenever one is unstable, the two parts keep their parent's hidden-layer enclosures
-    (clamped to the new sign) and only the output is re-bounded, with multipliers for the split constraints
-    (β-CROWN; warm-started from the parent), and the split scores come from the bounds of the atoms that
-    keep the box open.
+    at most :data:`~verinet.analyses.verify.objective.NEURON_SPLIT_UNSTABLE` free unstable neurons, or
+    when it is too narrow to bisect in float64 (so such boxes are still refined); ``"never"``: coordinates
+    only (the classical input splitting). The neuron is chosen by
+    :meth:`~verinet.analyses.verify.enclosure.Enclosure.neuron_choice`. With optimised slopes
+    (high-dimensional inputs, see :class:`verinet.bounds.alpha.SlopeTightener`) the root's hidden-layer
+    bounds are optimised too, boxes are split on neurons whenever one is unstable, the two parts keep their
+    parent's hidden-layer enclosures (clamped to the new sign) and only the output is re-bounded, with
+    multipliers for the split constraints (β-CROWN; warm-started from the parent), and the split scores come
+    from the bounds of the atoms that keep the box open.
     (Measured before the multipliers: splitting on neurons whenever one is unstable needed more time than
     input splitting on ACAS Xu and on a 32-input network, so low-dimensional inputs keep bisection.)
 

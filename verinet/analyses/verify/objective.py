@@ -56,8 +56,9 @@ class SpecEvaluator:
     the score on each part, ``closed`` whether it is refuted or empty, ``bad`` whether some conjunction
     holds on the whole box (an unsafe box: its centre is a candidate), ``infl`` the per-coordinate split
     scores, ``n_unstable``/``cand`` the neuron choice, ``xs``/``xs_scores`` the minimisers of the linear
-    bounds (projected into the region; a variable number of rows), ``own`` the part's enclosures (the warm
-    start of its children; optimised slopes only). Everything except ``margin``/``closed`` is a heuristic.
+    bounds (projected into the region; a variable number of rows), ``own`` the enclosures of the open
+    parts, in order (the warm starts of their children; optimised slopes only). Everything except
+    ``margin``/``closed`` is a heuristic.
     """
 
     def __init__(self, network: Network, bounds: str, conjunctions, strict, neurons: str, split: str, geom,
@@ -133,7 +134,8 @@ class SpecEvaluator:
                 with np.errstate(over="ignore", invalid="ignore"):
                     xs_scores = approx_scores(self.conjunctions, self.network.approx_evaluate(xs))[0]
             lo, hi, params = enclose.last
-            own = (*lo, *hi, *params)
+            rows = np.flatnonzero(~closed)  # only open parts have children to warm-start
+            own = tuple(a[rows] for a in (*lo, *hi, *params))
         return (closed, margin, bad, infl, centres, sc, n_unstable, cand, xs, xs_scores, *own)
 
 
@@ -201,6 +203,8 @@ class SpecParts(ObjectiveBase):
         # warm starts (slopes and multipliers) only while the open parts' copies fit in WARM_START_BYTES
         n_open = len(search.frontier)
         n_enc = 2 * self.n_bounds
+        part_bytes = sum(a[0].nbytes for a in own[n_enc:]) if own and len(own[0]) else 0
+        j = 0  # the rows of ``own`` are the open parts, in order
         for i, n in enumerate(kept):
             n.lo, n.hi, n.fix = L[i], H[i], F[i]
             n.bound, n.closed, n.score = -float(margin[i]), bool(closed[i]), infl[i]
@@ -208,9 +212,9 @@ class SpecParts(ObjectiveBase):
             n.tag = None
             if own and not closed[i]:
                 n_open += 1
-                part_bytes = sum(a[i].nbytes for a in own[n_enc:])
                 k = len(own) if part_bytes * n_open <= WARM_START_BYTES else n_enc
-                n.tag = tuple(a[i] for a in own[:k])
+                n.tag = tuple(a[j] for a in own[:k])
+                j += 1
         self.candidates = xs
         points = np.concatenate([geom.project(centres[bad]), geom.project(centres), xs])
         cs = np.concatenate([np.full(int(bad.sum()), -np.inf), sc, xs_scores])
