@@ -3,13 +3,16 @@
 Run ``python benchmarks/bench_vnncomp.py`` (all three sets: ``mnistfc`` 10 × 120 s, ACAS Xu 12 × 116 s,
 the VNN-COMP test networks) or choose with ``--set mnistfc,acasxu,test``; ``--timeout S`` replaces every
 limit (a quick run), ``--baseline`` also runs each instance with plain (non-optimised) linear bounds and
-prints the time ratio. Instances come from ``tests/data`` (the copies of the shared reference data).
+prints the time ratio; ``--workers N`` (default 2) processes evaluate the search's batches; ``--match S``
+runs only the instances whose property or network name contains ``S``. Instances come from
+``tests/data`` (the copies of the shared reference data).
 
 Known answers (VNN-COMP 2021, majority of the participants; ``tests/data/README.md``) are in
 ``EXPECTED`` below. A row is ``ok`` for the expected answer, ``open`` for ``unknown``/``timeout`` (no
 claim), ``WRONG`` for a contradiction (a soundness bug: the script exits with status 1), ``n/a`` when the
 answer is not known. Every ``sat`` witness is re-checked here in exact rational arithmetic.
-The machine's load average is printed beside the figures: on a shared machine times are noisy.
+The machine's load average is printed beside the figures: on a shared machine times are noisy; the CPU
+seconds of the run (this process and its worker processes) and boxes per CPU second are less so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 # BLAS thread was measured 5-7x slower per product (contention); set the variable to override
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -59,16 +63,23 @@ def instances(which: str) -> list[Instance]:
     raise SystemExit(f"unknown set {which!r}: use mnistfc, acasxu or test")
 
 
-def decide(inst: Instance, limit: float, bounds: str):
-    t0 = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the worker processes of past runs)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def decide(inst: Instance, limit: float, bounds: str, workers: int = 1):
+    t0, c0 = time.perf_counter(), cpu_seconds()
     if not (inst.onnx.is_file() and inst.vnnlib.is_file()):
-        return "missing", 0.0, 0
+        return "missing", 0.0, 0, 0.0
     net, prop = load_instance(inst.onnx, inst.vnnlib)
-    res = verify_vnnlib(net, prop, timeout=max(limit - (time.perf_counter() - t0), 0.01), bounds=bounds)
-    secs = time.perf_counter() - t0
+    res = verify_vnnlib(net, prop, timeout=max(limit - (time.perf_counter() - t0), 0.01), bounds=bounds,
+                        workers=workers)
+    secs, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     if res.result == "sat":  # independent exact re-check of the witness
         assert prop.violated_by_exact(res.x, net.evaluate_exact(res.x)), "witness does not violate"
-    return res.result, secs, res.boxes
+    return res.result, secs, res.boxes, cpu
 
 
 def run(args) -> int:
@@ -76,17 +87,21 @@ def run(args) -> int:
     summaries = []
     for which in args.set.split(","):
         rows = []
-        print(f"\n## {which}  ({platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()})\n")
+        print(f"\n## {which}  ({platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}, "
+              f"{args.workers} workers)\n")
         # boxes/s (nodes of the search per second) is less sensitive to the machine's load than seconds
-        head = "| network | property | expected | result | seconds | limit | status | boxes | boxes/s | load |"
+        head = ("| network | property | expected | result | seconds | limit | status | boxes | boxes/s | cpu s | "
+                "boxes/cpu s | load |")
         if args.baseline:
             head += " baseline | seconds | ratio |"
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         for inst in instances(which):
+            if args.match and args.match not in inst.vnnlib.stem and args.match not in inst.onnx.stem:
+                continue
             limit = args.timeout if args.timeout is not None else inst.timeout
             exp = EXPECTED.get((inst.onnx.stem, inst.vnnlib.stem))
-            result, secs, boxes = decide(inst, limit, "auto")
+            result, secs, boxes, cpu = decide(inst, limit, "auto", args.workers)
             if result == "missing":
                 status = "skipped"
             elif exp is None:
@@ -96,9 +111,10 @@ def run(args) -> int:
             else:
                 status = "open"
             line = (f"| {inst.onnx.stem} | {inst.vnnlib.stem} | {exp or '?'} | {result} | {secs:.2f} | {limit:g} | "
-                    f"{status} | {boxes} | {boxes / max(secs, 1e-9):.0f} | {os.getloadavg()[0]:.1f} |")
+                    f"{status} | {boxes} | {boxes / max(secs, 1e-9):.0f} | {cpu:.1f} | {boxes / max(cpu, 1e-9):.0f} | "
+                    f"{os.getloadavg()[0]:.1f} |")
             if args.baseline and result != "missing":
-                b_res, b_secs, _ = decide(inst, limit, "linear")
+                b_res, b_secs, _, _ = decide(inst, limit, "linear", args.workers)
                 line += f" {b_res} | {b_secs:.2f} | {b_secs / max(secs, 1e-9):.2f} |"
             print(line, flush=True)
             rows.append((result, secs, status))
@@ -120,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, help="seconds per instance instead of the competition's limits")
     ap.add_argument("--baseline", action="store_true",
                     help="also run with plain linear bounds (no optimised slopes) and print time ratios")
+    ap.add_argument("--workers", type=int, default=2, help="processes per search (default 2)")
+    ap.add_argument("--match", help="only instances whose property or network name contains this")
     return run(ap.parse_args(argv))
 
 

@@ -83,8 +83,9 @@ def load_instance(onnx: str | Path, vnnlib: str | Path):
 
 
 def run_instance(instance: Instance, *, timeout_scale: float = 1.0, timeout: float | None = None,
-                 seed: int = 0) -> InstanceResult:
-    """Decide one instance within its time limit (times ``timeout_scale``, or ``timeout`` if given).
+                 seed: int = 0, workers: int = 1) -> InstanceResult:
+    """Decide one instance within its time limit (times ``timeout_scale``, or ``timeout`` if given), with
+    ``workers`` processes evaluating the search's batches.
 
     Loading the files counts against the limit. A bad file gives ``result == "error"`` with the message
     (never an exception); a run that ends without an answer gives ``timeout`` or ``unknown``.
@@ -101,7 +102,7 @@ def run_instance(instance: Instance, *, timeout_scale: float = 1.0, timeout: flo
         left = limit - (time.perf_counter() - t0)
         if left <= 0:
             return InstanceResult(instance, "timeout", time.perf_counter() - t0, "timeout\n")
-        res = verify_vnnlib(network, prop, timeout=left, seed=seed)
+        res = verify_vnnlib(network, prop, timeout=left, seed=seed, workers=workers)
     except (VerinetError, OSError) as exc:
         msg = str(exc)
         return InstanceResult(instance, "error", time.perf_counter() - t0, "error\n", msg)

@@ -536,13 +536,18 @@ class SlopeTightener:
                 relaxed = box_relaxations(self.network, xl, xu, pre)
             new = sound_lower_bounds(self.network, xl, xu, pre, IntervalArray.unchecked(lo, hi), box, atoms, slopes,
                                      fixed=fixed, split=split, betas=betas, relaxed=relaxed)
-            sc = self._branch_scores(lows, ups, xl, xu, box, atoms, slopes, fixed, new, B, split, betas)
             # the split scores of a box add up over its optimised atoms that stay unrefuted: a neuron that
-            # loosens several of the bounds that keep the box open is worth more (one row per box and round)
+            # loosens several of the bounds that keep the box open is worth more (one row per box and round);
+            # they are computed for those boxes only (the others' would be discarded)
             low = np.full(B, np.inf)
             np.minimum.at(low, box, np.maximum(lo[box, atoms], new))
             still = low <= 0
-            scores[still] += sc[still]
+            rows = still[box]
+            if rows.any():
+                sc = self._branch_scores(lows, ups, xl, xu, box[rows], atoms[rows], [a[rows] for a in slopes],
+                                         fixed, new[rows], B, split,
+                                         None if betas is None else [b[rows] for b in betas])
+                scores[still] += sc[still]
             candidates.append(xstar)
             lo[box, atoms] = np.maximum(lo[box, atoms], new)
             done[box, atoms] = True

@@ -42,10 +42,12 @@ __all__ = ["verify"]
 @click.option("--certificate-format", "cert_format", type=click.Choice(["auto", "json", "npz"]), default="auto",
               show_default=True, help="json: leaves inline; npz: a small JSON document plus one binary "
               "<name>.case<k>.leaves.npz companion per case (schema 3); auto: npz from 20000 leaves on.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the cores, at most 4",
+              help="Processes that evaluate the search's batches (the verdicts do not depend on it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON on stdout).")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert_file, as_json, quiet,
-           cert_format="auto") -> None:
+           cert_format="auto", workers=None) -> None:
     """Decide the VNN-LIB PROPERTY on MODEL: prints unsat, sat (with the counterexample), unknown or timeout.
 
     The first line is the answer; for sat the counterexample follows as ((X_0 v) ... (Y_0 v)), checked
@@ -59,7 +61,7 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
     """
     from verinet.cli._query import load_model
     from verinet.errors import QueryError
-    from verinet.analyses.verify import Verdict, verify_vnnlib
+    from verinet.analyses.verify import Verdict, default_workers, verify_vnnlib
     from verinet.io.vnnlib import parse_vnnlib
 
     t0 = time.perf_counter()
@@ -89,7 +91,8 @@ def verify(model, prop, timeout, result_file, coordinates, bounds, neurons, cert
         recorder = SplitTreeRecorder()
     try:
         res = verify_vnnlib(net, prop_obj, timeout=max(timeout - (time.perf_counter() - t0), 0.01),
-                            bounds=method, neurons=neurons, progress=progress, recorder=recorder)
+                            bounds=method, neurons=neurons, progress=progress, recorder=recorder,
+                            workers=workers or default_workers())
     except KeyboardInterrupt:
         info("interrupted: no proof and no counterexample yet")
         click.echo("unknown")

@@ -45,16 +45,19 @@ def prepare(category, onnx, vnnlib) -> None:
 @click.argument("vnnlib", type=click.Path(dir_okay=False))
 @click.argument("result_file", metavar="RESULTS", type=click.Path(dir_okay=False))
 @click.argument("timeout", type=float)
-def run(category, onnx, vnnlib, result_file, timeout) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the cores, at most 4",
+              help="Processes that evaluate the search's batches (the verdicts do not depend on it).")
+def run(category, onnx, vnnlib, result_file, timeout, workers=None) -> None:
     """Decide one instance within TIMEOUT seconds and write RESULTS (what run_instance.sh does).
 
     RESULTS gets sat (then the counterexample), unsat, timeout, unknown, or error for a bad file (also
     reported in one line on stderr, exit code 3). Otherwise the exit code is 0: the answer is in the file.
     """
     from verinet.errors import QueryError
+    from verinet.analyses.verify import default_workers
     from verinet.analyses.vnncomp import Instance, run_instance
 
-    r = run_instance(Instance(Path(onnx), Path(vnnlib), timeout))
+    r = run_instance(Instance(Path(onnx), Path(vnnlib), timeout), workers=workers or default_workers())
     try:
         Path(result_file).write_text(r.text)
     except OSError as exc:
@@ -75,16 +78,20 @@ def run(category, onnx, vnnlib, result_file, timeout) -> None:
 @click.option("--timeout-scale", type=float, default=1.0, show_default=True,
               help="Multiply every instance's time limit by this factor.")
 @click.option("--timeout", type=float, help="Use this time limit (seconds) for every instance instead.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, show_default="the cores, at most 4",
+              help="Processes that evaluate the search's batches (the verdicts do not depend on it).")
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def batch(instances, out_file, results_dir, timeout_scale, timeout, quiet) -> None:
+def batch(instances, out_file, results_dir, timeout_scale, timeout, quiet, workers=None) -> None:
     """Run every row of an INSTANCES csv (onnx,vnnlib,timeout; paths relative to it) and tabulate verdicts.
 
     Exit code 0 when every instance ran (whatever the verdicts), 3 for an unreadable csv or when some
     instance could not be loaded (its row says error).
     """
     from verinet.errors import QueryError
+    from verinet.analyses.verify import default_workers
     from verinet.analyses.vnncomp import read_instances, run_instance
 
+    workers = workers or default_workers()
     if not timeout_scale > 0:
         raise QueryError(f"--timeout-scale must be > 0, got {timeout_scale}")
     if timeout is not None and not timeout > 0:
@@ -96,7 +103,7 @@ def batch(instances, out_file, results_dir, timeout_scale, timeout, quiet) -> No
     lines = [["onnx", "vnnlib", "timeout", "result", "seconds"]]
     errors = 0
     for k, inst in enumerate(rows):
-        r = run_instance(inst, timeout_scale=timeout_scale, timeout=timeout)
+        r = run_instance(inst, timeout_scale=timeout_scale, timeout=timeout, workers=workers)
         limit = timeout if timeout is not None else inst.timeout * timeout_scale
         lines.append([inst.onnx.name, inst.vnnlib.name, f"{limit:g}", r.result, f"{r.seconds:.2f}"])
         info(f"[{k + 1}/{len(rows)}] {inst.onnx.name} {inst.vnnlib.name}: {r.result} in {r.seconds:.2f} s"
