@@ -252,6 +252,10 @@ def test_budget_and_options_fall_back_to_the_search(monkeypatch):
     assert not calls
     lipschitz(net, region, norm="2", output="all")
     assert len(calls) == 1
+    # a pinned coordinate that is not a float: positive width outside, flat inside
+    flat = Region.box(["0", "0.1", "0", "0"], ["1", "0.1", "1", "1"])
+    assert real(net, flat, make_backend(net, None), kinked_layout(net)[0], "2", "all", 1e-6, 10**6, 0.0,
+                *flat.outer_box()) is None
 
 
 @pytest.mark.parametrize("norm", ["inf", "2"])

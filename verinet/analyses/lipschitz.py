@@ -391,7 +391,10 @@ def lipschitz(
         (CROWN-style) bounds of :mod:`verinet.bounds.linear`, tighter on deep networks and costlier per box.
         ``auto`` takes linear bounds for piecewise-linear networks with at least two hidden layers and
         32 hidden neurons (with ``output="all"``: with any hidden ReLU layer), interval bounds otherwise
-        (``benchmarks/bench_lipschitz.py`` and ``benchmarks/bench_norms.py`` compare them).
+        (``benchmarks/bench_lipschitz.py`` and ``benchmarks/bench_norms.py`` compare them). With
+        ``output="all"``, ``auto`` and the default strategy, a ReLU network with at most 64 hidden neurons
+        on a box is first solved by enumerating its linear pieces (:mod:`verinet.analyses.lipschitz_pieces`;
+        the search runs when that gives up or does not reach ``tol``).
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
         coordinates + 1 of them; with linear bounds: with at most 32 and half of all ReLUs unstable) is split on

@@ -49,9 +49,9 @@ __all__ = ["PieceBounds", "enumerate_pieces", "eligible", "piece_bounds", "piece
 #: linear programs per walk at most (then the branch-and-bound takes over)
 MAX_LPS = 4000
 #: pieces (completed patterns) and pruned prefixes per walk at most
-MAX_PIECES = 2048
+MAX_PIECES = 8192
 #: hidden ReLUs at most (the walk is exponential in the worst case)
-MAX_NEURONS = 16
+MAX_NEURONS = 64
 #: margins (relative to the box's largest width) that decide a child: above ``_FEASIBLE`` it has a witness,
 #: below ``−_EMPTY`` a certificate, in between the walk gives up (a sliver or a degenerate kink)
 _FEASIBLE = 1e-9
@@ -269,8 +269,20 @@ def _walk(Ws, bs, sizes, lo, hi, max_lps, max_pieces):  # pragma: no cover - com
             rhs[q] = s * val / nrm
             sign[q] = s
             m_here = rhs[q]
+            top = rhs[q]  # the largest value of the row over the whole box
             for c in range(n):
                 m_here += rows[q, c] * wit[q, c]
+                top += max(rows[q, c] * w[c], 0.0)
+            if top < -_EMPTY * diam:
+                # the row alone rules the box out (a neuron of fixed sign on it): no linear program
+                for c in range(H):
+                    pruned[n_pruned, c] = sign[c] if c <= q else 0
+                    mult[n_pruned, c] = 0.0
+                mult[n_pruned, q] = 1.0 / nrm
+                n_pruned += 1
+                if n_pruned == max_pieces:
+                    return _GIVE_UP, pieces[:0], points[:0], pruned[:0], mult[:0], lps
+                continue
             if min(marg[q], m_here) > _KEEP * diam:
                 for c in range(n):
                     wit[q + 1, c] = wit[q, c]
@@ -385,10 +397,26 @@ def _prune_proved(backend, kinked, pruned: np.ndarray, mult: np.ndarray, lo: np.
     if Qn == 0:
         return np.zeros(0, dtype=bool)
     deepest = max(k for k, off, w in kinked if (pruned[:, off:off + w] != 0).any())
-    signs = np.where(pruned != 0, pruned, 1).astype(np.int8)
-    As, as_ = _forms(backend, signs, kinked, deepest)
-    g = np.zeros((Qn, H, n))
-    d = np.zeros((Qn, H))
+    # the forms of a prefix's rows depend on the signs of the layers above its deepest one only: computed
+    # once per distinct such pattern (many prefixes share their parents' patterns)
+    depth = np.zeros(Qn, dtype=np.int64)
+    for i, (k, off, w) in enumerate(kinked):
+        depth = np.where((pruned[:, off:off + w] != 0).any(axis=1), i, depth)
+    above = np.where(pruned != 0, pruned, 1).astype(np.int8)
+    for i, (k, off, w) in enumerate(kinked):
+        above[:, off:off + w] = np.where((depth <= i)[:, None], 1, above[:, off:off + w])
+    # one 64-bit key per pattern (H ≤ 64): np.unique on rows of int8 sorts slowly
+    packed = np.zeros((Qn, 8), dtype=np.uint8)
+    bits = np.packbits(above > 0, axis=1)
+    packed[:, :bits.shape[1]] = bits
+    _, first, inverse = np.unique(packed.view(np.uint64).reshape(-1), return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    As, as_ = _forms(backend, above[first], kinked, deepest)
+    # per distinct pattern and neuron: the float row m, the bound of the form's radius term, the constant
+    U = len(first)
+    MID = np.zeros((U, H, n))
+    SLACK = np.zeros((U, H))
+    ALO, AHI = np.zeros((U, H)), np.zeros((U, H))
     M = np.maximum(np.abs(lo), np.abs(hi))
     with np.errstate(all="ignore"):
         for k, off, w in kinked:
@@ -396,13 +424,21 @@ def _prune_proved(backend, kinked, pruned: np.ndarray, mult: np.ndarray, lo: np.
                 break
             A, a = As[k], as_[k]
             mid = 0.5 * A.lo + 0.5 * A.hi  # any float works: the radius below is measured from it
-            rad = np.maximum(R.sub_up(A.hi, mid), R.sub_up(mid, A.lo))  # (Q, n, w)
-            slack = _sum_up(R.mul_up(rad, M[None, :, None]), axis=1)  # Σ_j rad_j M_j, (Q, w)
-            s = pruned[:, off:off + w].astype(np.float64)
-            end = np.where(s > 0, a.hi, -a.lo)  # (s a)^hi
-            g[:, off:off + w, :] = -s[:, :, None] * np.swapaxes(mid, 1, 2)
-            d[:, off:off + w] = np.where(s != 0, R.add_up(end, slack), 0.0)
-    lam = np.where(pruned != 0, mult, 0.0)
+            rad = np.maximum(R.sub_up(A.hi, mid), R.sub_up(mid, A.lo))  # (U, n, w)
+            SLACK[:, off:off + w] = _sum_up(R.mul_up(rad, M[None, :, None]), axis=1)  # Σ_j rad_j M_j
+            MID[:, off:off + w, :] = np.swapaxes(mid, 1, 2)
+            ALO[:, off:off + w], AHI[:, off:off + w] = a.lo, a.hi
+        # the rows with a positive multiplier only (a basic LP solution has at most n + 1 of them)
+        lam = np.where(pruned != 0, np.maximum(mult, 0.0), 0.0)
+        width = max(int((lam > 0).sum(axis=1).max()), 1)
+        sel = np.argsort(-lam, axis=1, kind="stable")[:, :width]  # (Q, width)
+        rows = np.arange(Qn)[:, None]
+        lam = lam[rows, sel]
+        s = np.where(lam > 0, pruned[rows, sel], 0).astype(np.float64)
+        u = inverse[:, None]
+        g = -s[:, :, None] * MID[u, sel]
+        end = np.where(s > 0, AHI[u, sel], -ALO[u, sel])  # (s a)^hi
+        d = np.where(s != 0, R.add_up(end, SLACK[u, sel]), 0.0)
     ok = np.isfinite(g).all(axis=(1, 2)) & np.isfinite(d).all(axis=1)
     phi = _farkas_lower(lam, np.where(ok[:, None, None], g, 0.0), np.where(ok[:, None], d, 0.0),
                         np.broadcast_to(lo, (Qn, n)), np.broadcast_to(hi, (Qn, n)))
@@ -477,13 +513,16 @@ def pieces_lipschitz(network: Network, region, backend, kinked, norm: str, out_l
     from verinet.analyses.lipschitz import Leaf, LipschitzResult, Status, _fixed_tuple
     from verinet.bounds.vertex_bounds import LazyLeaves
 
-    if not (eligible(network) and backend.name == "float64" and region.kind == "box" and np.all(hi0 > lo0)):
+    # every coordinate free in the exact region (a pinned coordinate that is not a float has an outer box
+    # of positive width, but a witness's full Jacobian norm bounds nothing on a flat region)
+    if not (eligible(network) and backend.name == "float64" and region.kind == "box"
+            and all(a < b for a, b in zip(region.lower, region.upper))):
         return None
     pb = piece_bounds(backend, kinked, norm, region, lo0, hi0)
     if pb is None or len(pb.pieces) + len(pb.pruned) > max_boxes:
         return None
     lower, upper = pb.lower, pb.upper
-    if not (lower <= upper) or upper - lower > tol * upper:
+    if not (lower <= upper < np.inf) or upper - lower > tol * upper:
         return None
 
     def leaves():
