@@ -477,7 +477,9 @@ def lipschitz(
         jacobian = "linear" if bounds == "linear" else "interval"
     if c is None or precision is not None:  # back-substitution: one output or a combination, float64
         jacobian = "interval"
-    if exact_pieces and neurons == "auto" and jacobian == "interval":
+    # (with a time limit below a second the anytime search answers: the walk's length is bounded by its
+    # budgets, not by the clock)
+    if exact_pieces and neurons == "auto" and jacobian == "interval" and (time_limit is None or time_limit >= 1):
         # tiny networks: enumerate the linear pieces (verinet.analyses.lipschitz_pieces), else the search
         kinked, _ = kinked_layout(network)
         result = pieces_lipschitz(network, region, make_backend(network, None), kinked, norm, out_label, tol,

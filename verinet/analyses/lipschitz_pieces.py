@@ -329,7 +329,8 @@ def _walk(Ws, bs, sizes, lo, hi, max_lps, max_pieces):  # pragma: no cover - com
     return _OK, pieces[:n_pieces], points[:n_pieces], pruned[:n_pruned], mult[:n_pruned], lps
 
 
-def enumerate_pieces(network: Network, lo: np.ndarray, hi: np.ndarray, max_lps: int = MAX_LPS):
+def enumerate_pieces(network: Network, lo: np.ndarray, hi: np.ndarray, max_lps: int = MAX_LPS,
+                     max_parts: int = MAX_PIECES):
     """The float64 walk of the module docstring: ``(pieces, witnesses, pruned, multipliers, LPs)`` or None
     when it gives up. A heuristic: :func:`piece_bounds` checks everything it returns."""
     hidden = network.layers[:-1]
@@ -338,7 +339,8 @@ def enumerate_pieces(network: Network, lo: np.ndarray, hi: np.ndarray, max_lps: 
     sizes = np.array([network.n_inputs] + [L.n_out for L in hidden], dtype=np.int64)
     with np.errstate(all="ignore"):
         status, P, X, Q, Y, lps = _walk(Ws, bs, sizes, np.ascontiguousarray(lo, dtype=np.float64),
-                                        np.ascontiguousarray(hi, dtype=np.float64), max_lps, MAX_PIECES)
+                                        np.ascontiguousarray(hi, dtype=np.float64), max_lps,
+                                        max(1, min(max_parts, MAX_PIECES)))
     if status != _OK or not np.isfinite(X).all() or not np.isfinite(Y).all():
         return None
     return P, X, Q, Y, lps
@@ -456,12 +458,13 @@ class PieceBounds:
         self.pieces, self.piece_upper, self.pruned, self.mult, self.lps = pieces, piece_upper, pruned, mult, lps
 
 
-def piece_bounds(backend, kinked, norm: str, region, lo: np.ndarray, hi: np.ndarray) -> PieceBounds | None:
+def piece_bounds(backend, kinked, norm: str, region, lo: np.ndarray, hi: np.ndarray,
+                 max_parts: int = MAX_PIECES) -> PieceBounds | None:
     """Rigorous ``lower ≤ L ≤ upper`` for ``output="all"`` on the box ``[lo, hi]`` (positive widths) from the
     pieces of :func:`enumerate_pieces`, or None when the walk gives up or a pruned prefix is not proved
     empty. The lower bound only counts witnesses that ``region`` contains."""
     net = backend.network
-    found = enumerate_pieces(net, lo, hi)
+    found = enumerate_pieces(net, lo, hi, max_parts=max_parts)
     if found is None:
         return None
     P, X, Q, Y, lps = found
@@ -518,7 +521,7 @@ def pieces_lipschitz(network: Network, region, backend, kinked, norm: str, out_l
     if not (eligible(network) and backend.name == "float64" and region.kind == "box"
             and all(a < b for a, b in zip(region.lower, region.upper))):
         return None
-    pb = piece_bounds(backend, kinked, norm, region, lo0, hi0)
+    pb = piece_bounds(backend, kinked, norm, region, lo0, hi0, max_parts=max_boxes)
     if pb is None or len(pb.pieces) + len(pb.pruned) > max_boxes:
         return None
     lower, upper = pb.lower, pb.upper
