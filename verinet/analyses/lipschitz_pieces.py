@@ -1,4 +1,4 @@
-"""Exact operator-norm Lipschitz constants of tiny ReLU networks by enumerating their linear pieces.
+"""Exact operator-norm Lipschitz constants of small ReLU networks by enumerating their linear pieces.
 
 On a box ``X`` with non-empty interior a ReLU network ``f`` is piecewise affine: each sign pattern ``s`` of
 its hidden neurons has a *piece* ``P_s = {x ∈ X : s_i z_i(x) ≥ 0}`` (``z_i`` affine in ``x`` once the signs of
@@ -38,8 +38,8 @@ from numba import njit
 
 from intervals import rounding as R
 from intervals.array import IntervalArray
-from verinet.bounds.gradient import jacobian_from_bounds
 from intervals.spectral import _sum_up
+from verinet.bounds.gradient import jacobian_from_bounds
 from verinet.bounds.norms import operator_norm_bounds
 from verinet.bounds.propagation import LayerBounds, propagate
 from verinet.network import Activation, Network
@@ -50,7 +50,7 @@ __all__ = ["PieceBounds", "enumerate_pieces", "eligible", "piece_bounds", "piece
 MAX_LPS = 4000
 #: pieces (completed patterns) and pruned prefixes per walk at most
 MAX_PIECES = 8192
-#: hidden ReLUs at most (the walk is exponential in the worst case)
+#: hidden ReLUs at most (the walk is exponential in the worst case; the proof packs a pattern in 64 bits)
 MAX_NEURONS = 64
 #: margins (relative to the box's largest width) that decide a child: above ``_FEASIBLE`` it has a witness,
 #: below ``−_EMPTY`` a certificate, in between the walk gives up (a sliver or a degenerate kink)
