@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from verinet.analyses import lipschitz_pieces as LP
 from verinet.analyses.lipschitz import lipschitz
@@ -27,6 +29,7 @@ from verinet.network import Layer, Network
 from verinet.region import Region
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import hyp  # noqa: E402
 from oracle import ExactLayer, exact_lipschitz, network_from_spec, random_spec  # noqa: E402
 
 F = Fraction
@@ -57,6 +60,28 @@ def test_bounds_contain_the_exact_constant(kind, seed):
         r = lipschitz(net, region, norm=norm, output="all", tol=1e-8)
         assert r.status.value == "converged" and exact.ge(r.lower) and exact.le(r.upper)
         assert r.witness is not None and region.contains(r.witness)
+
+
+@given(seed=st.integers(0, 2**31 - 1), norm=st.sampled_from(["2", "1", "inf"]),
+       kind=st.sampled_from(["dyadic", "decimal"]), corner=st.booleans())
+@hyp(30)
+def test_hypothesis_public_bounds_contain_the_exact_constant(seed, norm, kind, corner):
+    """Random 2-input networks and boxes, some with a first-layer kink through a corner of the box."""
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, 2, [int(rng.integers(2, 6)), int(rng.integers(2, 5))], int(rng.integers(1, 4)),
+                       kind=kind)
+    lo = [F(int(rng.integers(-8, 0)), 8), F(int(rng.integers(-8, 0)), 8)]
+    hi = [lo[0] + F(int(rng.integers(1, 9)), 8), lo[1] + F(int(rng.integers(1, 9)), 8)]
+    if corner:
+        first = spec[0]
+        b = list(first.b)
+        i = int(rng.integers(0, len(b)))
+        b[i] = -(first.W[i][0] * lo[0] + first.W[i][1] * lo[1])  # z_i(lo) = 0 exactly
+        spec[0] = ExactLayer(first.W, tuple(b), first.act, first.alpha)
+    net = network_from_spec(spec)
+    exact = exact_lipschitz(spec, lo, hi, norm, "all")
+    r = lipschitz(net, Region.box(lo, hi), norm=norm, output="all", tol=1e-8, max_boxes=20_000)
+    assert exact.ge(r.lower) and exact.le(r.upper), (r.lower, r.upper, exact)
 
 
 def _kinks_through_a_corner() -> tuple[list[ExactLayer], list, list]:
