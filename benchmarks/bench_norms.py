@@ -15,6 +15,10 @@ runs ``--repeats`` times after a warm-up (JIT and caches) on seed 0 of the same 
 ``--time-limit`` seconds; the best wall time and the best process (CPU) time are printed, the latter
 less sensitive to a loaded machine.
 
+Table ``cold`` (not in the default set: ``--tables cold``): the first ``lipschitz`` call of a fresh
+interpreter (l2, output all; Numba's on-disk cache warm, its start-up in the process is not) and the
+second call in the same process, per network and seed.
+
 Table ``startup``: wall time of fresh interpreters: ``python -c pass`` (the floor), ``verinet --help``,
 ``verinet info`` on a small model, and the import of ``verinet.cli`` (``-X importtime`` total). Target:
 ``--help`` ≤ 0.3 s.
@@ -86,6 +90,30 @@ def table_lipschitz(seeds: list[int], tol: float, time_limit: float, repeats: in
                 print(f"{name:<15}{seed:>5}{norm:>5}{r.lower:>20.12g}{r.upper:>20.12g}{r.gap:>10.1e}"
                       f"{r.status.value:>12}{r.boxes:>9}{dt:>9.3f}{cpu:>8.3f}{ref:>9}{os.getloadavg()[0]:>6.1f}",
                       flush=True)
+
+
+def table_cold(seeds: list[int], tol: float, repeats: int) -> None:
+    """First call in a fresh interpreter (Numba's on-disk cache already warm) against a second call in it."""
+    print(f"\n## lipschitz l2, output all: first call in a fresh process vs. the next (best of {repeats}; {load()})")
+    print(f"{'network':<15}{'seed':>5}{'cold s':>9}{'cold cpu':>10}{'warm s':>9}{'warm cpu':>10}")
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from benchmarks.bench_norms import relu_net; "
+            "from verinet.analyses.lipschitz import lipschitz; from verinet.region import Region\n"
+            "sizes = tuple(map(int, sys.argv[2].split('-'))); seed = int(sys.argv[3]); w = float(sys.argv[4])\n"
+            "net = relu_net(sizes, seed); reg = Region.box([0.0] * sizes[0], [w] * sizes[0]); out = []\n"
+            "for _ in range(2):\n"
+            "    t, c = time.perf_counter(), time.process_time()\n"
+            "    lipschitz(net, reg, norm='2', output='all', tol=float(sys.argv[5]))\n"
+            "    out += [time.perf_counter() - t, time.process_time() - c]\n"
+            "print(*out)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for name, sizes, width, _ in SHAPES:
+        for seed in seeds:
+            best = [float("inf")] * 4
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, "-c", code, str(ROOT), "-".join(map(str, sizes)), str(seed),
+                                      repr(width), repr(tol)], env=env, capture_output=True, text=True, check=True)
+                best = [min(a, float(b)) for a, b in zip(best, out.stdout.split())]
+            print(f"{name:<15}{seed:>5}{best[0]:>9.3f}{best[1]:>10.3f}{best[2]:>9.4f}{best[3]:>10.4f}", flush=True)
 
 
 def _wall(cmd: list[str], repeats: int) -> float:
@@ -173,6 +201,8 @@ def main(argv=None) -> int:
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cpus")
     if "lipschitz" in tables:
         table_lipschitz(seeds, args.tol, args.time_limit, args.repeats)
+    if "cold" in tables:
+        table_cold(seeds, args.tol, args.repeats)
     if "startup" in tables:
         table_startup(args.repeats)
     if "loading" in tables:

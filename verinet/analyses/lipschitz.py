@@ -40,6 +40,7 @@ from verinet.bounds.jacobian_bounds import gradient_bounds
 from verinet.analyses.leaf_search import leaf_candidates
 from verinet.bounds.linear import linear_propagate, linear_propagate_fixed
 from verinet.analyses.lipschitz_neuron import neuron_lipschitz, wants_neuron_search
+from verinet.analyses.lipschitz_pieces import pieces_lipschitz
 from verinet.network import Network
 from verinet.bounds.norms import canonical_norm, gradient_norm_bounds, operator_norm_bounds
 from verinet.analyses.null_parts import prove_null_part
@@ -390,7 +391,10 @@ def lipschitz(
         (CROWN-style) bounds of :mod:`verinet.bounds.linear`, tighter on deep networks and costlier per box.
         ``auto`` takes linear bounds for piecewise-linear networks with at least two hidden layers and
         32 hidden neurons (with ``output="all"``: with any hidden ReLU layer), interval bounds otherwise
-        (``benchmarks/bench_lipschitz.py`` and ``benchmarks/bench_norms.py`` compare them).
+        (``benchmarks/bench_lipschitz.py`` and ``benchmarks/bench_norms.py`` compare them). With
+        ``output="all"``, ``auto`` and the default strategy, a ReLU network with at most 64 hidden neurons
+        on a box is first solved by enumerating its linear pieces (:mod:`verinet.analyses.lipschitz_pieces`;
+        the search runs when that gives up or does not reach ``tol``).
     neurons : {"auto", "never"}
         ``auto``: a box with an unstable ReLU (with interval bounds: with at most the number of free
         coordinates + 1 of them; with linear bounds: with at most 32 and half of all ReLUs unstable) is split on
@@ -460,6 +464,7 @@ def lipschitz(
         raise QueryError(f"workers must be >= 1, got {workers}")
     if bounds not in ("auto", "interval", "linear"):
         raise QueryError(f"unknown bounds {bounds!r}: use auto, interval or linear")
+    exact_pieces = c is None and precision is None and strategy == "influence" and bounds == "auto"
     if bounds == "auto":
         bounds = _auto_bounds(network, c)
     if neurons not in ("auto", "never"):
@@ -472,6 +477,15 @@ def lipschitz(
         jacobian = "linear" if bounds == "linear" else "interval"
     if c is None or precision is not None:  # back-substitution: one output or a combination, float64
         jacobian = "interval"
+    # (with a time limit below a second the anytime search answers: the walk's length is bounded by its
+    # budgets, not by the clock)
+    if exact_pieces and neurons == "auto" and jacobian == "interval" and (time_limit is None or time_limit >= 1):
+        # tiny networks: enumerate the linear pieces (verinet.analyses.lipschitz_pieces), else the search
+        kinked, _ = kinked_layout(network)
+        result = pieces_lipschitz(network, region, make_backend(network, None), kinked, norm, out_label, tol,
+                                  max_boxes, t0, lo0, hi0)
+        if result is not None:
+            return dataclasses.replace(result, bounds=bounds, jacobian=jacobian)
     pool = make_pool(_Evaluator, (network, c, norm, precision, free, bounds, jacobian), workers, scheduler)
     try:
         if wants_neuron_search(network, c, jacobian, precision, strategy, neurons):
