@@ -12,6 +12,10 @@ through ``Fraction`` costs seconds, so:
 * anything else (``d`` is a float, or within 2⁻⁶⁴ relative of one: about 0.05 % of random 9-digit
   decimals) is settled exactly with ``Fraction``.
 
+:func:`enclose_decimals` takes a list of strings; :func:`enclose_decimal_rows` takes rows of
+comma-joined strings cut straight from a JSON file's bytes (:mod:`verinet.io._jsonscan`) and computes ``ℓ``
+with one ``numpy.fromstring`` call, no Python object per number.
+
 The fast path accepts only plain decimal strings (digits, sign, point, exponent) whose floats are finite;
 anything else (``"p/q"``, whitespace, ``nan``, overflow, non-strings) returns ``None`` and the caller takes
 the exact path, which also produces the error messages. The 80-bit format is probed once against exact
@@ -115,12 +119,12 @@ def enclose_decimal_rows(rows: list[bytes], n: int) -> tuple[np.ndarray, np.ndar
     if not rows or n < 1 or not _fromstring_ok():
         return None
     blob = b",".join(rows)
-    if blob.translate(None, _ALLOWED + b","):
+    # exactly len(rows)·n fields: with the count check below each yields one value, so none is empty
+    if blob.translate(None, _ALLOWED + b",") or blob.count(b",") != len(rows) * n - 1:
         return None
     try:
         # numpy parses each element with strtold and raises ValueError unless an element is followed by the
-        # separator or the end (so each element is one whole literal; Fraction accepts the same, tested);
-        # the count check rejects empty elements
+        # separator or the end (so each element is one whole literal; Fraction accepts the same, tested)
         with warnings.catch_warnings(), np.errstate(over="ignore"):
             warnings.simplefilter("error", DeprecationWarning)  # older numpy: warning, not ValueError
             warnings.simplefilter("ignore", RuntimeWarning)

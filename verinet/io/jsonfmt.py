@@ -64,15 +64,14 @@ def _load_document(path, *, scan_rows: bool = True) -> tuple[Path, bytes, dict, 
     may come back as markers of ``rows`` (:mod:`verinet.io._jsonscan`; :func:`expand` undoes that)."""
     p, data = read_model_bytes(path)
     if scan_rows:
-        scanned = _jsonscan.scan(data)
-        if scanned is not None:
-            try:
-                doc = json.loads(scanned[0], parse_float=str, parse_int=str, parse_constant=_reject_constant)
-            except (ValueError, RecursionError):
-                pass  # the general path below reports the error at its place in the original text
-            else:
-                if isinstance(doc, dict):
-                    return p, data, doc, scanned[1]
+        try:
+            scanned = _jsonscan.scan(data)
+            doc = None if scanned is None else json.loads(
+                scanned[0], parse_float=str, parse_int=str, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):  # incl. UnicodeDecodeError
+            doc = None  # the general path below reports the error at its place in the original text
+        if isinstance(doc, dict):
+            return p, data, doc, scanned[1]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
