@@ -71,7 +71,7 @@ def test_rows_agree_with_the_list_path_on_random_decimals():
 
 
 def test_rows_accept_exactly_what_fraction_accepts_on_the_alphabet():
-    for k in range(0, 5):
+    for k in range(5):
         for t in itertools.product("01.eE+-", repeat=k):
             s = "".join(t)
             try:
@@ -124,10 +124,11 @@ def _loads(text: str):
 @pytest.mark.parametrize("doc", DOCS)
 def test_skeleton_plus_rows_is_the_document(doc):
     r = scan(doc.encode())
-    if r is None:
+    if "\\" in doc:  # escapes: never scanned
+        assert r is None
         return
     skeleton, rows = r
-    assert len(skeleton) < len(doc) or not rows.blobs or all(c == 1 for c in rows.counts)
+    assert rows.blobs and _loads(skeleton) != _loads(doc)  # rows were cut out (as markers)
     assert expand(_loads(skeleton), rows) == _loads(doc)
 
 
@@ -190,7 +191,7 @@ def test_property_skeleton_round_trip(doc, indent, seed):
 def _net_doc(rng: random.Random, sizes, indent=None) -> str:
     layers = []
     pool = ADVERSARIAL[:-2] + MORE[2:] + _random_decimals(rng, 50)
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers.append({"weight": [[rng.choice(pool) for _ in range(a)] for _ in range(b)],
                        "bias": [rng.choice(pool) for _ in range(b)]})
     return json.dumps({"name": "t", "layers": layers, "input_domain": {"lower": ["0"] * sizes[0],
@@ -243,7 +244,7 @@ def test_info_on_a_json_model_does_not_import_numba():
             "try: main()\nexcept SystemExit: pass\n"
             "print('NUMBA' if 'numba' in sys.modules else 'NO-NUMBA')")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "tests" / "data" / "seed" / "iris.json")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+                         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert out.stdout.strip().splitlines()[-1] == "NO-NUMBA", out.stderr
 
 

@@ -40,9 +40,9 @@ import numpy as np
 from verinet.activations import names
 from verinet.errors import ModelFormatError
 from verinet.io import _jsonscan
+from verinet.io._common import build_network, exact_str, parse_exact, read_model_bytes, with_provenance
 from verinet.io._jsonscan import ScannedRows, expand, marker_index
 from verinet.io.decimals import enclose_decimal_rows, enclose_decimals
-from verinet.io._common import build_network, exact_str, parse_exact, read_model_bytes, with_provenance
 from verinet.network import Activation, InputDomain, Layer, Network
 
 __all__ = ["SeedQuery", "load_json", "network_to_json", "read_seed_query", "save_json"]
