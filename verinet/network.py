@@ -87,17 +87,23 @@ def _check_float(a: np.ndarray, what: str) -> np.ndarray:
 
 
 class ExactText:
-    """Exact decimal strings of an array (a numpy bytes array), turned into Fractions on request."""
+    """Exact decimal strings of an array, turned into Fractions on request: a numpy bytes array, or
+    ``(blob, shape)`` with the strings of the flattened array joined by ``,`` (compact, from the JSON reader)."""
 
     __slots__ = ("text",)
 
-    def __init__(self, text: np.ndarray) -> None:
+    def __init__(self, text) -> None:
         self.text = text
 
     def fractions(self) -> np.ndarray:
-        out = np.empty(self.text.shape, dtype=object)
+        if isinstance(self.text, tuple):
+            blob, shape = self.text
+            strings = blob.split(b",")
+        else:
+            shape, strings = self.text.shape, self.text.reshape(-1).tolist()
+        out = np.empty(shape, dtype=object)
         flat = out.reshape(-1)
-        for i, s in enumerate(self.text.reshape(-1).tolist()):
+        for i, s in enumerate(strings):
             flat[i] = Fraction(s.decode("ascii"))
         return out
 
@@ -166,7 +172,7 @@ class Layer:
     def from_enclosure(cls, weight_lo, weight_hi, bias_lo, bias_hi, weight_text: np.ndarray, bias_text: np.ndarray,
                        activation: Activation = Activation.RELU, alpha=0, *, name: str = "layer") -> "Layer":
         """A layer from the tightest float64 enclosures of exact decimals and the decimal strings themselves
-        (bytes arrays of the same shapes; see :mod:`verinet.io.decimals`)."""
+        (bytes arrays of the same shapes, or ``(b"d,d,…", shape)``; see :mod:`verinet.io.decimals`)."""
         _check_shapes(weight_lo, bias_lo, name)
         exact_w = bool(np.array_equal(weight_lo, weight_hi))
         exact_b = bool(np.array_equal(bias_lo, bias_hi))

@@ -423,7 +423,7 @@ def _kernel_inputs(rng, B=3, n=7, P_per=(2, 0, 3)):
 
 
 def test_kernels_match_their_python_twins():
-    from verinet.activations.relu import _kinked_lines
+    from verinet.activations._relu_kernels import kinked_lines as _kinked_lines
     from verinet.bounds.linear import _weights
 
     rng = np.random.default_rng(0)

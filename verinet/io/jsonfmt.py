@@ -39,8 +39,10 @@ import numpy as np
 
 from verinet.activations import names
 from verinet.errors import ModelFormatError
-from verinet.io.decimals import enclose_decimals
+from verinet.io import _jsonscan
 from verinet.io._common import build_network, exact_str, parse_exact, read_model_bytes, with_provenance
+from verinet.io._jsonscan import ScannedRows, expand, marker_index
+from verinet.io.decimals import enclose_decimal_rows, enclose_decimals
 from verinet.network import Activation, InputDomain, Layer, Network
 
 __all__ = ["SeedQuery", "load_json", "network_to_json", "read_seed_query", "save_json"]
@@ -57,8 +59,19 @@ class SeedQuery:
     expected: str | None = None  # ``expected_lipschitz`` when present
 
 
-def _load_document(path) -> tuple[Path, bytes, dict]:
+def _load_document(path, *, scan_rows: bool = True) -> tuple[Path, bytes, dict, ScannedRows | None]:
+    """The file's bytes and its JSON document; with ``scan_rows`` (big files) arrays of decimal strings
+    may come back as markers of ``rows`` (:mod:`verinet.io._jsonscan`; :func:`expand` undoes that)."""
     p, data = read_model_bytes(path)
+    if scan_rows:
+        try:
+            scanned = _jsonscan.scan(data)
+            doc = None if scanned is None else json.loads(
+                scanned[0], parse_float=str, parse_int=str, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):  # incl. UnicodeDecodeError
+            doc = None  # the general path below reports the error at its place in the original text
+        if isinstance(doc, dict):
+            return p, data, doc, scanned[1]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -76,7 +89,7 @@ def _load_document(path) -> tuple[Path, bytes, dict]:
         raise ModelFormatError(f"{p}: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise ModelFormatError(f"{p}: expected a JSON object at the top level, got {type(doc).__name__}")
-    return p, data, doc
+    return p, data, doc, None
 
 
 def _reject_constant(name: str):
@@ -113,9 +126,25 @@ def _numbers(value, shape_rank: int, where: str, p: Path) -> np.ndarray:
     return out
 
 
-def _fast_numbers(value, shape_rank: int):
+def _fast_numbers(value, shape_rank: int, rows: ScannedRows | None):
     """``(lo, hi, text)`` arrays for a well-formed vector/matrix of plain decimal strings (see
     :mod:`verinet.io.decimals`), or None: the exact path then reads it (and reports any error)."""
+    if rows is not None:  # rows cut from the bytes: no Python string per number
+        if shape_rank == 1:
+            k = marker_index(value)
+            ks = None if k is None else [k]
+        else:
+            ks = [marker_index(r) for r in value] if isinstance(value, list) and value else None
+            ks = None if ks is None or None in ks else ks
+        if ks is not None:
+            n_in = rows.counts[ks[0]]
+            if all(rows.counts[k] == n_in for k in ks):
+                blobs = [rows.blobs[k] for k in ks]
+                r = enclose_decimal_rows(blobs, n_in)
+                if r is not None:
+                    shape = (n_in,) if shape_rank == 1 else (len(ks), n_in)
+                    return r[0].reshape(shape), r[1].reshape(shape), (b",".join(blobs), shape)
+        value = expand(value, rows)  # the general path below decides (and finds any error)
     if shape_rank == 1:
         if not isinstance(value, list) or not value:
             return None
@@ -146,23 +175,23 @@ def load_json(path) -> Network:
 
     Rigorous: every weight is the exact decimal or ratio written in the file.
     """
-    p, data, doc = _load_document(path)
-    layers_doc = doc.get("layers")
+    p, data, doc, rows = _load_document(path)
+    layers_doc = doc.get("layers")  # a list of layers: their weight and bias arrays may be scanned rows
     if not isinstance(layers_doc, list) or not layers_doc:
         raise ModelFormatError(f"{p}: expected a non-empty list 'layers'")
-    hidden = _activation(doc.get("activation", "relu"), "top-level 'activation'", p)
+    hidden = _activation(expand(doc.get("activation", "relu"), rows), "top-level 'activation'", p)
     layers = []
     for k, ld in enumerate(layers_doc):
         where = f"layer {k}"
         if not isinstance(ld, dict) or "weight" not in ld or "bias" not in ld:
             raise ModelFormatError(f"{p}: {where}: expected an object with 'weight' and 'bias'")
-        fast_w = _fast_numbers(ld["weight"], 2)
-        fast_b = _fast_numbers(ld["bias"], 1) if fast_w is not None else None
+        fast_w = _fast_numbers(ld["weight"], 2, rows)
+        fast_b = _fast_numbers(ld["bias"], 1, rows) if fast_w is not None else None
         if fast_b is None:
-            w = _numbers(ld["weight"], 2, f"{where} weight", p)
-            b = _numbers(ld["bias"], 1, f"{where} bias", p)
+            w = _numbers(expand(ld["weight"], rows), 2, f"{where} weight", p)
+            b = _numbers(expand(ld["bias"], rows), 1, f"{where} bias", p)
         if "activation" in ld:
-            act = _activation(ld["activation"], where, p)
+            act = _activation(expand(ld["activation"], rows), where, p)
         else:
             act = hidden if k < len(layers_doc) - 1 else Activation.IDENTITY
         alpha = 0
@@ -170,7 +199,7 @@ def load_json(path) -> Network:
             if "alpha" not in ld:
                 raise ModelFormatError(f"{p}: {where}: leaky_relu needs an 'alpha'")
             try:
-                alpha = parse_exact(str(ld["alpha"]))
+                alpha = parse_exact(str(expand(ld["alpha"], rows)))
             except ValueError as exc:
                 raise ModelFormatError(f"{p}: {where} alpha: {exc}") from None
         try:
@@ -183,7 +212,7 @@ def load_json(path) -> Network:
             raise ModelFormatError(f"{p}: {exc}") from None
     domain = None
     if doc.get("input_domain") is not None:
-        dd = doc["input_domain"]
+        dd = expand(doc["input_domain"], rows)
         if not isinstance(dd, dict) or "lower" not in dd or "upper" not in dd:
             raise ModelFormatError(f"{p}: 'input_domain' must be an object with 'lower' and 'upper'")
         lo = _numbers(dd["lower"], 1, "input_domain lower", p)
@@ -198,7 +227,7 @@ def load_json(path) -> Network:
 
 def read_seed_query(path) -> SeedQuery:
     """The ``query`` block (and ``expected_lipschitz``) of a seed JSON file, as exact decimal strings."""
-    p, _, doc = _load_document(path)
+    p, _, doc, _ = _load_document(path, scan_rows=False)
     q = doc.get("query")
     if not isinstance(q, dict) or "center" not in q or "radius" not in q:
         raise ModelFormatError(f"{p}: no 'query' with 'center' and 'radius'")
