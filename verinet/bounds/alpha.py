@@ -95,6 +95,9 @@ class _CrownPlan:
         A = self.A_top
         c = self.c_top.copy()
         saved = [None] * self.n_hidden
+        # the sound back-substitution stops once every coefficient of the batch is exactly 0 (a dead layer:
+        # the bound is then exact) and adds no multiplier terms below it; the float objective does the same
+        no_beta = [False] * self.n_hidden
         for k in range(self.n_hidden - 1, -1, -1):
             W, b, stable, S_neg, T_neg, opt, sgn = self.layers[k]
             if stable is None:  # identity layer
@@ -107,8 +110,10 @@ class _CrownPlan:
                 lower = opt & pos
                 c = c + np.einsum("ij,ij->i", A, T)
                 D = A * S
-            if sgn is not None:
+            if sgn is not None and not no_beta[k]:
                 D = D - sgn * betas[k]
+            if not D.any():
+                no_beta[:k] = [True] * k
             c = c + D @ b
             saved[k] = (A, S, T, lower)
             A = D @ W
@@ -125,7 +130,7 @@ class _CrownPlan:
             v = g @ W.T + b  # virtual pre-activation of layer k
             grads.append(np.where(lower, A * v, 0.0))
             if betas is not None:
-                bgrads.append(None if sgn is None else -sgn * v)
+                bgrads.append(None if sgn is None else np.zeros_like(v) if no_beta[k] else -sgn * v)
             g = S * v + T  # the chosen line evaluated at v
         return bound, xstar, grads + bgrads
 
