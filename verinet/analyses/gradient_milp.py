@@ -143,7 +143,7 @@ def _pad(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gradient_milp(network: Network, c, lo, hi, *, pre=None, grad_bounds=None, seconds: float = 10.0,
-                  direction=None, heuristics: float = 0.05) -> MilpResult:
+                  direction=None, heuristics: float = 0.05, fixed=None) -> MilpResult:
     """Solve the MILP of the module docstring with HiGHS for at most ``seconds``.
 
     Parameters
@@ -165,6 +165,9 @@ def gradient_milp(network: Network, c, lo, hi, *, pre=None, grad_bounds=None, se
         optimum is ``≤`` the constant; ``float_bound`` then bounds that linear objective only).
     heuristics : float
         HiGHS ``mip_heuristic_effort`` (its default 0.05).
+    fixed : list of int arrays, optional
+        Per hidden layer, +1 / −1 for neurons whose sign is imposed (the gate binary is fixed: the solve
+        searches the part of the box where these neurons have these signs), 0 for free ones.
 
     Returns
     -------
@@ -200,7 +203,13 @@ def gradient_milp(network: Network, c, lo, hi, *, pre=None, grad_bounds=None, se
         uns = ~on & ~off
         dval = np.where(on, 1.0, np.where(off, 0.0, -1.0))
         nu = int(uns.sum())
-        d = mb.var(np.zeros(nu), np.ones(nu), integer=True)
+        if fixed is not None and fixed[k] is not None:
+            fk = np.asarray(fixed[k])
+            if ((fk > 0) & off).any() or ((fk < 0) & on).any():  # the bounds exclude the imposed signs
+                return MilpResult(None, None, -np.inf, -np.inf, "infeasible", 0, time.perf_counter() - t0)
+            d = mb.var(np.where(fk[uns] > 0, 1.0, 0.0), np.where(fk[uns] < 0, 0.0, 1.0), integer=True)
+        else:
+            d = mb.var(np.zeros(nu), np.ones(nu), integer=True)
         dcol = np.full(len(pl), -1, dtype=np.int64)
         dcol[uns] = d
         gate.append((dval, dcol, uns))

@@ -267,6 +267,8 @@ class _SignParts(ObjectiveBase):
         self.pool = None  # the worker pool, once the root is evaluated (None: this process only)
         self.per_box = 0.0  # seconds per evaluated part (running average)
         self.tried: set[bytes] = set()
+        self.prover = None  # emptiness proofs (verinet.analyses.empty_parts), set by neuron_lipschitz
+        self.proved = 0  # parts proved empty by it
 
     def evaluate(self, nodes, search) -> None:
         t = time.perf_counter()
@@ -313,10 +315,26 @@ class _SignParts(ObjectiveBase):
                     if x is not None:
                         self.try_lower(x[None, :])
             return []
+        if self.prover is not None and self._prove_empty(node):
+            search.restore(node)
+            return []
         kids = [Node(None, None, f, node.bound) for f in neuron_children(node.fix, node.cand, _CHILD_SIGNS)]
         for kid in kids:  # until evaluated, a child holds its parent's bound, computed on the parent's source
             kid.src = node.source()
         return kids
+
+
+    def _prove_empty(self, node) -> bool:
+        """Try a Farkas proof that the part is empty (its signs below the last fixed layer all known);
+        on success the node keeps bound 0 and the proof (a null set bounds nothing)."""
+        from verinet.analyses.lipschitz import _fixed_tuple
+
+        null = self.prover.prove(_fixed_tuple(node.fix, self.ev.kinked))
+        if null is None:
+            return False
+        node.bound, node.null, node.cand, node.tag, node.src = 0.0, null, -1, True, None
+        self.proved += 1
+        return True
 
 
 def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out_label: str, tol: float,
@@ -374,6 +392,8 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         lambda p: progress({"seconds": p.seconds, "boxes": p.boxes, "lower": p.lower, "upper": p.upper}))
     bnb = Search(objective, config, t0=t0, progress=report)
     bnb.add([Node(None, None, np.zeros(nk, dtype=np.int8))])
+    objective.prover = _empty_prover(network, ev, lo0, hi0,
+                                     np.array([a < b for a, b in zip(region.lower, region.upper)]))
     if workers > 1 or scheduler is not None:  # the root's tightened bounds go to every process
         objective.pool = make_pool(_PartEvaluator, (network, _evaluator_args(ev), lo0, hi0, split,
                                                     None if tight is None else tight.mode,
@@ -426,7 +446,7 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
             objective.pool.close()
     kinked = ev.kinked
     box = (tuple(lo0.tolist()), tuple(hi0.tolist()))
-    partition = tuple(Leaf(*box, n.bound, 53, _fixed_tuple(n.fix, kinked),
+    partition = tuple(Leaf(*box, n.bound, 53, _fixed_tuple(n.fix, kinked), null=n.null,
                            source=None if n.src is None else (*box, _fixed_tuple(n.src[2], kinked)))
                       for n in out.open)
     root = None if tight is None or tight.root is None else {"bounds": tight.root, "slopes": tight.root_slopes}
@@ -434,3 +454,18 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
                            boxes=out.boxes, seconds=out.seconds, region=region, partition=partition,
                            witness=out.witness, history=out.history, strategy="neurons", precision=53,
                            tol=tol, root=root)
+
+
+def _empty_prover(network: Network, ev, lo: np.ndarray, hi: np.ndarray, free: np.ndarray):
+    """An :class:`verinet.analyses.empty_parts.EmptyPartProver` for the box, with the signs its interval
+    bounds prove (float64 ReLU networks; None otherwise)."""
+    from verinet.analyses.empty_parts import EmptyPartProver
+    from verinet.bounds.propagation import propagate
+
+    b = ev.backend
+    if b.name != "float64":
+        return None
+    pre = propagate(b, b.box(lo[None, :], hi[None, :])).pre
+    signs = [np.where(np.asarray(p.lo)[0] >= 0, 1, np.where(np.asarray(p.hi)[0] <= 0, -1, 0)) for p in pre]
+    prover = EmptyPartProver(network, lo, hi, signs, free)
+    return prover if prover.ok else None
