@@ -426,7 +426,7 @@ def neuron_lipschitz(network: Network, region, ev, c: np.ndarray, norm: str, out
         # the ascent goes on from the best point so far (unless it finished there) or the new candidates
         w = bnb.witness
         starts = cand.points[:8] if w is None else np.concatenate([np.array([w]), cand.points[:8]])
-        mc, _ = milp_candidates(network, c, ilo, ihi, seconds=secs, starts=starts, done=milp_done)
+        mc, _ = milp_candidates(network, c, ilo, ihi, seconds=secs, starts=starts, done=milp_done, seed=seed + k)
         try_lower(mc.points)
 
     milp_done: set = set()
