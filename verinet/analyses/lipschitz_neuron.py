@@ -323,7 +323,7 @@ class _SignParts(ObjectiveBase):
                         self.try_lower(x[None, :])
             return []
         if self.prover is not None and self._prove_empty(node):
-            search.restore(node)
+            search.push(node)  # changed (bound 0): not a batch that could not refine anything
             return []
         kids = [Node(None, None, f, node.bound) for f in neuron_children(node.fix, node.cand, _CHILD_SIGNS)]
         for kid in kids:  # until evaluated, a child holds its parent's bound, computed on the parent's source
