@@ -459,7 +459,8 @@ def milp_candidates(network: Network, c, lo, hi, *, seconds: float, starts=None,
     seed : int
         Seed of the random restart directions.
     done : set, optional
-        Sign vectors (``bytes``) whose MILP was solved to optimality, shared between calls and updated:
+        Sign vectors (``bytes``) whose MILP was solved to optimality (or probed and dropped), shared
+        between calls and updated:
         the ascent starts from the best start whose sign vector is not in it (so a later call continues
         an ascent that an earlier one left unfinished, and does not repeat a finished one).
 
