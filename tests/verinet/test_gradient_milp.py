@@ -74,3 +74,37 @@ def test_unsupported_networks_and_norms():
     res = gradient_milp(relu, np.array([1.0]), np.zeros(2), np.ones(2), pre=pre,
                         grad_bounds=(np.full(2, -1.0), np.ones(2)), seconds=1)
     assert res.status == "failed" and res.x is None
+
+
+@pytest.mark.parametrize("i", range(3))
+def test_fixed_signs_restrict_the_solve(i):
+    rng = np.random.default_rng(30 + i)
+    spec = random_spec(rng, 2, [6, 5], 1)
+    net = network_from_spec(spec)
+    lo, hi = np.full(2, -0.5), np.full(2, 0.75)
+    c = np.array([1.0])
+    free = gradient_milp(net, c, lo, hi, seconds=20)
+    k, j = int(rng.integers(0, 2)), int(rng.integers(0, 5))
+    for s in (-1, 1):
+        fixed = [np.zeros(6, dtype=np.int8), np.zeros(5, dtype=np.int8)]
+        fixed[k][j] = s
+        res = gradient_milp(net, c, lo, hi, seconds=20, fixed=fixed)
+        if res.x is None:
+            assert res.status == "infeasible"
+            continue
+        assert res.signs[k][j] == s  # the incumbent's pattern has the imposed sign
+        assert res.value <= free.value * (1 + 1e-6) + 1e-9  # (float solves: mip_rel_gap 1e-6)
+
+
+def test_restarts_reach_the_optimum_on_few_inputs():
+    # on this network the ascent from the centre stops at a fixed point at 8.42 (optimum 9.72)
+    rng = np.random.default_rng(10)
+    spec = random_spec(rng, 4, [8, 6], 1)
+    net = network_from_spec(spec)
+    lo, hi = np.full(4, -0.5), np.full(4, 0.5)
+    c = np.array([1.0])
+    best = gradient_milp(net, c, lo, hi, seconds=20)
+    assert best.status == "optimal"
+    cand, _ = milp_candidates(net, c, lo, hi, seconds=8, seed=1)
+    low = _Evaluator(net, c, "inf", None).points(cand.points)
+    assert float(low.max()) >= best.value * (1 - 1e-6)
