@@ -91,8 +91,6 @@ class IntervalArray:
         obj.hi = hi
         return obj
 
-    #: former name of :meth:`unchecked` (kept for code written against it)
-    _unsafe = unchecked
 
     @classmethod
     def from_center_radius(cls, center, radius) -> "IntervalArray":

@@ -336,8 +336,6 @@ class MPIntervalArray:
         obj._lo, obj._hi, obj._exp, obj.prec = _obj(lo), _obj(hi), int(exp), prec
         return obj
 
-    #: former name of :meth:`unchecked` (kept for code written against it)
-    _unsafe = unchecked
 
     @classmethod
     def from_mpf(cls, lo, hi, shape=None, *, prec: int | None = None) -> MPIntervalArray:

@@ -46,14 +46,13 @@ def test_directed_steps_bound_exact_sums_in_compiled_code():
         assert lo < hi  # the steps are outward even when round-to-nearest is exact
 
 
-def test_unchecked_wraps_without_copying_and_keeps_the_former_name():
+def test_unchecked_wraps_without_copying():
     lo, hi = np.array([0.0, -1.0]), np.array([1.0, 2.0])
     a = IntervalArray.unchecked(lo, hi)
     assert a.lo is lo and a.hi is hi
-    b = IntervalArray._unsafe(lo, hi)
-    assert b.lo is lo and b.hi is hi and type(b) is IntervalArray
+    assert type(a) is IntervalArray
     assert (a + a).hi.tolist() == [2.0, 4.0]
     m = MPIntervalArray.unchecked(np.array([1, -3], dtype=object), np.array([2, 5], dtype=object), -1, 53)
     assert m.to_float().hi.tolist() == [1.0, 2.5]
     one, two = np.array([1], dtype=object), np.array([2], dtype=object)
-    assert MPIntervalArray._unsafe(one, two, 0, 53).shape == (1,)
+    assert MPIntervalArray.unchecked(one, two, 0, 53).shape == (1,)

@@ -134,7 +134,7 @@ def test_mutations_are_caught(monkeypatch):
 
     def nearest_dot(a, b):  # products and sum rounded to nearest: loses the 1 between ±2^53
         lo, hi = np.sum(a.lo * b.lo), np.sum(a.hi * b.hi)
-        return IntervalArray._unsafe(np.array([min(lo, hi)]), np.array([max(lo, hi)]))
+        return IntervalArray.unchecked(np.array([min(lo, hi)]), np.array([max(lo, hi)]))
 
     with monkeypatch.context() as m:
         m.setattr(ep, "_dot", nearest_dot)

@@ -106,7 +106,7 @@ def test_a_raised_lower_bound_is_caught(monkeypatch):
 
     def raised(self, L, H, F=None, parent=None, same=None):
         pre, out, empty = real(self, L, H, F, parent, same)
-        return pre, IntervalArray._unsafe(out.lo + shift, out.hi + shift), empty
+        return pre, IntervalArray.unchecked(out.lo + shift, out.hi + shift), empty
 
     monkeypatch.setattr(Enclosure, "__call__", raised)
     prop = _prop(lo, hi, lo_y + (hi_y - lo_y) / 16)

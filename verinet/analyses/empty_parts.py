@@ -145,7 +145,7 @@ class EmptyPartProver:
                 return float(total.hi[0])
             d = slopes[m - 1]
             # D w: multiplying by 0 or 1 is exact; then + μ (interval addition rounds outward)
-            v = IntervalArray._unsafe(w.lo * d, w.hi * d) + IntervalArray(mu[m - 1], mu[m - 1])
+            v = IntervalArray.unchecked(w.lo * d, w.hi * d) + IntervalArray(mu[m - 1], mu[m - 1])
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -207,7 +207,7 @@ class _Evaluator:
             empty |= ((f > 0) & (z.hi < 0)).any(axis=1) | ((f < 0) & (z.lo > 0)).any(axis=1)
             lo = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.lo))
             hi = np.where(f > 0, 1.0, np.where(f < 0, -1.0, z.hi))
-            pre[k] = IntervalArray._unsafe(lo, hi) if b.name == "float64" else b.box(lo, hi)
+            pre[k] = IntervalArray.unchecked(lo, hi) if b.name == "float64" else b.box(lo, hi)
             unstable = ~(lo > 0) & ~(hi < 0)
             n_unstable += unstable.sum(axis=1)
             width = np.where(unstable, hi - lo, -1.0)
@@ -245,7 +245,7 @@ class _Evaluator:
         if self.c is not None:
             G = b.to_float(gradient_from_bounds(b, bounds, self.c, "auto"))
             if self.free is not None:
-                G = IntervalArray._unsafe(np.where(self.free, G.lo, 0.0), np.where(self.free, G.hi, 0.0))
+                G = IntervalArray.unchecked(np.where(self.free, G.lo, 0.0), np.where(self.free, G.hi, 0.0))
             low, up = gradient_norm_bounds(G, self.norm)
             influence = G.mag()
             if self.jac and boxes:
@@ -255,7 +255,7 @@ class _Evaluator:
         else:
             J = b.to_float(jacobian_from_bounds(b, bounds, "auto"))
             if self.free is not None:
-                J = IntervalArray._unsafe(np.where(self.free, J.lo, 0.0), np.where(self.free, J.hi, 0.0))
+                J = IntervalArray.unchecked(np.where(self.free, J.lo, 0.0), np.where(self.free, J.hi, 0.0))
             if boxes and vertices and self.kinked and b.name == "float64":  # also the 2^k vertices of k kinks
                 low, up = np.zeros(len(lo)), vertex_operator_upper(b, bounds, self.kinked, self.norm, self.free, J=J)
             else:

@@ -359,7 +359,7 @@ def _point_bounds(backend, signs: np.ndarray, kinked) -> LayerBounds:
             v = signs[:, off:off + n].astype(np.float64)
         else:
             v = np.zeros((B, L.n_out))
-        pre.append(IntervalArray._unsafe(v, v.copy()))
+        pre.append(IntervalArray.unchecked(v, v.copy()))
     return LayerBounds(tuple(pre), None)
 
 

@@ -97,7 +97,7 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
     vertex = np.arange(owner.size) - np.repeat(np.cumsum(reps) - reps, reps)  # vertex number within its box
     # bit j of the vertex number chooses the sign of the box's j-th unstable neuron (flat order)
     rank = np.cumsum(np.concatenate([u.astype(np.int64) for u in unstable], axis=1), axis=1) - 1
-    new_pre = [type(z)._unsafe(z.lo[owner], z.hi[owner]) for z in pre]
+    new_pre = [type(z).unchecked(z.lo[owner], z.hi[owner]) for z in pre]
     off = 0
     for k, u in zip(layers, unstable):
         width = u.shape[1]
@@ -107,11 +107,11 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
         # a point of the chosen sign: the derivative enclosure there is exactly {1} or {α}
         lo = np.where(uu, sign, new_pre[k].lo)
         hi = np.where(uu, sign, new_pre[k].hi)
-        new_pre[k] = type(pre[k])._unsafe(lo, hi)
+        new_pre[k] = type(pre[k]).unchecked(lo, hi)
         off += width
     V = jacobian_from_bounds(backend, LayerBounds(tuple(new_pre), None), "auto")
     if free is not None:
-        V = type(V)._unsafe(np.where(free, V.lo, 0.0), np.where(free, V.hi, 0.0))
+        V = type(V).unchecked(np.where(free, V.lo, 0.0), np.where(free, V.hi, 0.0))
     rest = np.flatnonzero(~take) if J is not None else np.zeros(0, dtype=np.int64)
     best = np.full(B, -np.inf)
     if canonical_norm(norm) == "2" and owner.size > boxes.size:
@@ -134,7 +134,7 @@ def vertex_operator_upper(backend, bounds: LayerBounds, kinked, norm: str, free:
         return out
     if rest.size:  # one call for the vertex rows and the other boxes' own interval Jacobians (the vertex
         # products lie in the interval ones, so the interval bound of a box with vertices is not needed)
-        V = type(V)._unsafe(np.concatenate([V.lo, J.lo[rest]]), np.concatenate([V.hi, J.hi[rest]]))
+        V = type(V).unchecked(np.concatenate([V.lo, J.lo[rest]]), np.concatenate([V.hi, J.hi[rest]]))
     up = np.asarray(operator_norm_bounds(V, norm, lower=False)[1], dtype=np.float64)
     np.maximum.at(best, owner, up[:owner.size])
     out[boxes] = best[boxes]
@@ -148,7 +148,7 @@ def _norms2(V, rows: np.ndarray, J, rest: np.ndarray) -> np.ndarray:
     lo, hi = V.lo[rows], V.hi[rows]
     if rest.size:
         lo, hi = np.concatenate([lo, J.lo[rest]]), np.concatenate([hi, J.hi[rest]])
-    return np.asarray(operator_norm_bounds(type(V)._unsafe(lo, hi), "2", lower=False)[1], dtype=np.float64)
+    return np.asarray(operator_norm_bounds(type(V).unchecked(lo, hi), "2", lower=False)[1], dtype=np.float64)
 
 
 def _frobenius_up(V) -> np.ndarray:

@@ -90,7 +90,7 @@ _NORM_SYMBOL = {"inf": "∞", "2": "2", "1": "1"}
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _exact(x) -> str:
+def _exact_text(x) -> str:
     """Exact decimal string of a float, int or Fraction (floats: their binary value)."""
     if isinstance(x, Fraction):
         return fraction_to_str(x)
@@ -180,7 +180,7 @@ def _output_spec(label: str, n_outputs: int) -> dict:
         coeffs = [float(v) for v in label[3:-1].split(",")]  # repr of float64: round-trips exactly
         if len(coeffs) != n_outputs:
             raise CertificateError(f"output combination has {len(coeffs)} entries, network has {n_outputs}")
-        return {"kind": "combination", "coefficients": [_exact(v) for v in coeffs], "label": label}
+        return {"kind": "combination", "coefficients": [_exact_text(v) for v in coeffs], "label": label}
     try:
         k = int(label)
     except ValueError:
@@ -264,8 +264,8 @@ def _input_gradient(result, network, lo0: np.ndarray, hi0: np.ndarray, output: d
         return None
     return {
         "quantity": quantity + " over the partitioned box (informative; not checked)",
-        "lower": [_exact(v) for v in lo.tolist()],
-        "upper": [_exact(v) for v in hi.tolist()],
+        "lower": [_exact_text(v) for v in lo.tolist()],
+        "upper": [_exact_text(v) for v in hi.tolist()],
     }
 
 
@@ -295,7 +295,7 @@ def lipschitz_certificate(result, network, *, format: str = "json") -> dict:
     doc = _header("lipschitz", network)
     output = _output_spec(result.output, network.n_outputs)
     lo0, hi0 = region.outer_box()
-    lower_s, upper_s = _exact(result.lower), _exact(result.upper)
+    lower_s, upper_s = _exact_text(result.lower), _exact_text(result.upper)
     precisions = sorted({int(leaf.precision) for leaf in result.partition})
     backend = "float64" if precisions == [53] and result.precision == 53 else (
         "float64 with arbitrary-precision refinement" if result.precision == 53 else "mp")
@@ -324,20 +324,20 @@ def lipschitz_certificate(result, network, *, format: str = "json") -> dict:
         },
         environment=_environment(),
         evidence={
-            "domain": {"lower": [_exact(v) for v in lo0.tolist()], "upper": [_exact(v) for v in hi0.tolist()]},
+            "domain": {"lower": [_exact_text(v) for v in lo0.tolist()], "upper": [_exact_text(v) for v in hi0.tolist()]},
             "leaves": _lipschitz_table(result.partition) if table else [
                 {
-                    "lower": [_exact(v) for v in leaf.lower],
-                    "upper": [_exact(v) for v in leaf.upper],
-                    "bound": _exact(leaf.bound),
+                    "lower": [_exact_text(v) for v in leaf.lower],
+                    "upper": [_exact_text(v) for v in leaf.upper],
+                    "bound": _exact_text(leaf.bound),
                     "precision": int(leaf.precision),
                     "fixed": [[int(k), int(j), int(sgn)] for k, j, sgn in leaf.fixed],
-                    **({"null": [[int(k), int(j), _exact(v)] for k, j, v in leaf.null]} if leaf.null else {}),
+                    **({"null": [[int(k), int(j), _exact_text(v)] for k, j, v in leaf.null]} if leaf.null else {}),
                 }
                 for leaf in result.partition
             ],
             "witness": None if result.witness is None else {
-                "point": [_exact(v) for v in result.witness],
+                "point": [_exact_text(v) for v in result.witness],
                 "lower": lower_s,
             },
             "input_gradient": _input_gradient(result, network, lo0, hi0, output),
@@ -376,10 +376,10 @@ def _backsub_evidence(result) -> dict:
     from verinet.evidence.checker_backsub import METHOD
 
     ev: dict = {"gradient": "backsub",
-                "checker": {"method": METHOD, "margin": _exact(BACKSUB_MARGIN),
+                "checker": {"method": METHOD, "margin": _exact_text(BACKSUB_MARGIN),
                             "note": "leaf bounds and the upper bound are the search's raised by the relative "
                                     "margin (rounded up)"}}
-    sources = {str(i): {"lower": [_exact(v) for v in leaf.source[0]], "upper": [_exact(v) for v in leaf.source[1]],
+    sources = {str(i): {"lower": [_exact_text(v) for v in leaf.source[0]], "upper": [_exact_text(v) for v in leaf.source[1]],
                         "fixed": [[int(k), int(j), int(sgn)] for k, j, sgn in leaf.source[2]]}
                for i, leaf in enumerate(result.partition) if getattr(leaf, "source", None) is not None}
     if sources:  # leaves that keep an ancestor's bound (bounds are not monotone under refinement)
@@ -395,10 +395,10 @@ def _backsub_evidence(result) -> dict:
 
         bounds = [wide(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)) for lo, hi in root["bounds"]]
         ev["root"] = {
-            "lower": [[_exact(v) for v in lo.tolist()] for lo, _ in bounds],
-            "upper": [[_exact(v) for v in hi.tolist()] for _, hi in bounds],
+            "lower": [[_exact_text(v) for v in lo.tolist()] for lo, _ in bounds],
+            "upper": [[_exact_text(v) for v in hi.tolist()] for _, hi in bounds],
             "slopes": [{"layer": int(k), "neuron": int(i), "side": int(side),
-                        "slopes": [[_exact(v) for v in np.asarray(a, dtype=np.float64).tolist()] for a in sl]}
+                        "slopes": [[_exact_text(v) for v in np.asarray(a, dtype=np.float64).tolist()] for a in sl]}
                        for k, i, side, sl in root["slopes"]],
         }
     return ev
@@ -444,7 +444,7 @@ def _exactify(value, where: str):
         return int(value)
     if isinstance(value, (float, np.floating, Fraction)):
         try:
-            return _exact(value)
+            return _exact_text(value)
         except CertificateError as exc:
             raise CertificateError(f"{where}: {exc}") from None
     if hasattr(value, "to_json"):
@@ -716,8 +716,8 @@ def radius_certificate(result, network, center, *, output: int | None = None, ma
              "property": prop}
     stats = {"probes": len(result.probes), "seconds": result.seconds}
     doc = robustness_certificate("radius-robustness", query, verdict, evidence, network, statistics=stats)
-    doc["claim"].update(verified_radius=None if vr is None else _exact(vr),
-                        falsified_radius=None if fr is None else _exact(fr))
+    doc["claim"].update(verified_radius=None if vr is None else _exact_text(vr),
+                        falsified_radius=None if fr is None else _exact_text(fr))
     doc["claim"]["statement"] = radius_statement(doc["query"]["property"], doc["claim"], result.norm)
     return doc
 

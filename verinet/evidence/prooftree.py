@@ -108,7 +108,7 @@ def vnnlib_statement(result: str, n_cases: int, prop_file: str) -> str:
 
 
 def _query(prop) -> dict:
-    from verinet.evidence.certificate import _exact
+    from verinet.evidence.certificate import _exact_text
 
     if not prop.source or not prop.sha256:
         raise CertificateError("the property was not read from a file: a certificate names its VNN-LIB file")
@@ -118,8 +118,8 @@ def _query(prop) -> dict:
         "property": {"file": Path(prop.source).name, "sha256": prop.sha256,
                      "inputs": prop.n_inputs, "outputs": prop.n_outputs},
         "cases": [
-            {"lower": [_exact(v) for v in case.lower], "upper": [_exact(v) for v in case.upper],
-             "unsafe": [[{"coef": [_exact(c) for c in atom.coef], "rhs": _exact(atom.rhs),
+            {"lower": [_exact_text(v) for v in case.lower], "upper": [_exact_text(v) for v in case.upper],
+             "unsafe": [[{"coef": [_exact_text(c) for c in atom.coef], "rhs": _exact_text(atom.rhs),
                           "strict": bool(atom.strict)} for atom in conj] for conj in case.unsafe]}
             for case in prop.cases
         ],
@@ -147,7 +147,7 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
 
     Rigorous: records the verdict and its evidence as computed; adds no claim of its own.
     """
-    from verinet.evidence.certificate import _environment, _exact, _header, resolve_format
+    from verinet.evidence.certificate import _environment, _exact_text, _header, resolve_format
 
     table = resolve_format(format, recorder.n_leaves if recorder is not None else 0) == "npz"
 
@@ -177,7 +177,7 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
                 continue
             leaves = []
             for lo, hi, fixed, out in rec.leaves():
-                leaf = {"lower": [_exact(v) for v in lo.tolist()], "upper": [_exact(v) for v in hi.tolist()]}
+                leaf = {"lower": [_exact_text(v) for v in lo.tolist()], "upper": [_exact_text(v) for v in hi.tolist()]}
                 if fixed:
                     leaf["fixed"] = fixed
                 if out:
@@ -191,13 +191,13 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
             if not leaves:
                 raise CertificateError(f"case {k} has an empty split tree")
             lo0, hi0 = rec.domain
-            cases.append({"domain": {"lower": [_exact(v) for v in lo0.tolist()],
-                                     "upper": [_exact(v) for v in hi0.tolist()]}, "leaves": leaves})
+            cases.append({"domain": {"lower": [_exact_text(v) for v in lo0.tolist()],
+                                     "upper": [_exact_text(v) for v in hi0.tolist()]}, "leaves": leaves})
         evidence = {"checking": CHECKING, "cases": cases}
     elif verdict == "sat":
         if result.x is None or result.y is None:
             raise CertificateError("a sat result without its counterexample cannot be certified")
-        evidence = {"counterexample": {"x": [_exact(v) for v in result.x], "y": [_exact(v) for v in result.y]}}
+        evidence = {"counterexample": {"x": [_exact_text(v) for v in result.x], "y": [_exact_text(v) for v in result.y]}}
     doc.update(
         query=query,
         claim={"result": verdict, "statement": vnnlib_statement(verdict, len(prop.cases), query["property"]["file"])},
@@ -216,7 +216,7 @@ def vnnlib_certificate(result, network, prop, recorder: SplitTreeRecorder | None
 
 def _case_table(rec: CaseRecorder) -> dict:
     """One case's evidence with its leaves as a :class:`~verinet.evidence.leaftable.LeafTable` (exact float64)."""
-    from verinet.evidence.certificate import _exact
+    from verinet.evidence.certificate import _exact_text
     from verinet.evidence.leaftable import LeafTable
 
     lo = np.concatenate([p[0] for p in rec.parts])
@@ -226,6 +226,6 @@ def _case_table(rec: CaseRecorder) -> dict:
     if any(p[2] is not None for p in rec.parts):
         fixed = [rec.fixed_of(None if p[2] is None else p[2][b]) for p in rec.parts for b in range(len(p[0]))]
     lo0, hi0 = rec.domain
-    return {"domain": {"lower": [_exact(v) for v in lo0.tolist()], "upper": [_exact(v) for v in hi0.tolist()]},
+    return {"domain": {"lower": [_exact_text(v) for v in lo0.tolist()], "upper": [_exact_text(v) for v in hi0.tolist()]},
             "leaves": LeafTable.from_boxes(lo, hi, fixed=fixed, outside=outside if outside.any() else None),
             "proof": rec.method}

@@ -59,13 +59,13 @@ class Enclosure:
                 pre = self.slopes.tighten_hidden(L, H, pre)
             if parent is not None:  # both enclose the part: their intersection does too
                 plo, phi = parent[0], parent[1]
-                pre = [IntervalArray._unsafe(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
+                pre = [IntervalArray.unchecked(np.maximum(p.lo, a), np.minimum(p.hi, b)) for p, a, b
                        in zip(pre, plo[:-1], phi[:-1])]
                 empty = empty | np.any([(p.lo > p.hi).any(axis=1) for p in pre], axis=0)
-                pre = [IntervalArray._unsafe(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
+                pre = [IntervalArray.unchecked(np.where(empty[:, None], a, p.lo), np.where(empty[:, None], b, p.hi))
                        for p, a, b in zip(pre, plo[:-1], phi[:-1])]
-                out = IntervalArray._unsafe(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
-                out = IntervalArray._unsafe(np.where(empty[:, None], plo[-1], out.lo),
+                out = IntervalArray.unchecked(np.maximum(out.lo, plo[-1]), np.minimum(out.hi, phi[-1]))
+                out = IntervalArray.unchecked(np.where(empty[:, None], plo[-1], out.lo),
                                             np.where(empty[:, None], phi[-1], out.hi))
             out = self.slopes.tighten(L, H, pre, out, empty,
                                       None if F is None else per_layer_signs(F, self.kinked, len(self.network.layers)),
@@ -87,13 +87,13 @@ class Enclosure:
             for k, p in enumerate(list(p2) + [o2]):
                 lo[k][rest], hi[k][rest] = p.lo, p.hi
             empty[rest] = e2
-        pre = [IntervalArray._unsafe(a, b) for a, b in zip(lo[:-1], hi[:-1])]
+        pre = [IntervalArray.unchecked(a, b) for a, b in zip(lo[:-1], hi[:-1])]
         if F is not None:
             fix = per_layer_signs(F, self.kinked, len(self.network.layers))
             dead = np.zeros(len(L), dtype=bool)
             pre = [p if f is None else clamp_signs(p, f, dead) for p, f in zip(pre, fix)]
             empty |= dead
-        return pre, IntervalArray._unsafe(lo[-1], hi[-1]), empty
+        return pre, IntervalArray.unchecked(lo[-1], hi[-1]), empty
 
     def _fresh(self, L, H, F):
         """Enclosures computed from the boxes (and signs) alone."""
