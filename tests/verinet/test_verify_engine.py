@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.verinet.test_alpha import build  # noqa: E402
 from tests.verinet.test_beta import exact_range  # noqa: E402
+from tests.verinet.test_parallel import _warm_pools  # noqa: E402
 
 import verinet.analyses.verify.driver as driver  # noqa: E402
 from intervals.array import IntervalArray  # noqa: E402
@@ -30,7 +31,6 @@ from verinet.analyses.verify.objective import SpecEvaluator  # noqa: E402
 from verinet.analyses.verify.spec import case_spec  # noqa: E402
 from verinet.analyses.verify.geometry import BoxGeometry  # noqa: E402
 from verinet.io.vnnlib import parse_vnnlib  # noqa: E402
-from verinet.parallel import EvaluatorPool  # noqa: E402
 
 DECL = "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
 
@@ -65,19 +65,6 @@ def test_verdicts_agree_with_the_exact_minimum(seed, mode):
             assert 0 < res.margin <= float(lo_y - Fraction(float(t)))
 
 
-def _warm_pools(monkeypatch, start):
-    made = []
-
-    def make(factory, args, workers=1, scheduler=None):
-        pool = EvaluatorPool(factory, args, workers, start=start, start_delay=0.0)
-        assert pool.wait_ready()
-        made.append(pool)
-        return pool
-
-    monkeypatch.setattr(driver, "make_pool", make)
-    return made
-
-
 @pytest.mark.parametrize(("seed", "mode"), [(1, {"bounds": "ibp", "neurons": "never"}),
                                             (3, {"bounds": "alpha", "neurons": "auto"})], ids=["input", "alpha"])
 def test_identical_for_any_worker_count(seed, mode, monkeypatch):
@@ -88,7 +75,7 @@ def test_identical_for_any_worker_count(seed, mode, monkeypatch):
     prop = _prop(lo, hi, lo_y - (hi_y - lo_y) / 4096)  # unsat, but not within the budget
     runs = []
     for workers, start in ((1, "auto"), (2, "fork"), (3, "spawn")):
-        made = _warm_pools(monkeypatch, start)
+        made = _warm_pools(monkeypatch, start, module=driver)
         res = verify_vnnlib(net, prop, timeout=120, max_boxes=1500, batch=1024, **mode, workers=workers)
         runs.append((res.result, res.boxes, res.margin))
         if workers > 1:
