@@ -807,40 +807,52 @@ def _null_failure(layers: list[_ExactLayer], lo: list[Fraction], hi: list[Fracti
     pre = got[0]
     top = max(k for k, _ in lam)
     n = len(lo)
-    # exact affine maps z = A x + c of layers 0..top on the part, ReLU slopes from the fixed or proved signs
-    A = [[Fraction(int(r == j)) for j in range(n)] for r in range(n)]
-    c = [_ZERO] * n
-    rows: dict = {}
-    for k, L in enumerate(layers[:top + 1]):
-        W = [[Fraction(w, L.den) for w in row] for row in L.Wn]
-        Az = [[sum((w * A[t][j] for t, w in enumerate(row) if w), _ZERO) for j in range(n)] for row in W]
-        cz = [sum((w * c[t] for t, w in enumerate(row) if w), Fraction(bv, L.den)) for row, bv in zip(W, L.bn)]
-        for (kk, j), v in lam.items():
-            if kk == k:
-                s = fixed[(kk, j)]
-                rows[(kk, j)] = ([-s * a for a in Az[j]], -s * cz[j], v)
+    # exact ReLU slopes of layers 0..top−1 on the part, from the fixed or proved signs (None: identity)
+    slopes: list = []
+    for k, L in enumerate(layers[:top]):
         if L.act == "identity":
-            A, c = Az, cz
+            slopes.append(None)
             continue
         alpha = Fraction(L.a_num, L.a_den) if L.act == "leaky_relu" else _ZERO
-        slopes = []
-        for j in range(len(W)):
+        sl = []
+        for j in range(len(L.bn)):
             s = fixed.get((k, j))
             if s is None:  # not fixed: its sign on the part must follow from the exact intervals
                 zl, zh = pre[k].lo[j], pre[k].hi[j]
                 s = 1 if zl >= 0 else (-1 if zh <= 0 else 0)
-            if s == 0 and k < top:
+            if s == 0:
                 return f"leaf {i}: neuron {[k, j]} changes sign on the part, so the null rows are not affine"
-            slopes.append(_ONE if s > 0 else alpha)
-        A = [[sl * a for a in row] for sl, row in zip(slopes, Az)]
-        c = [sl * v for sl, v in zip(slopes, cz)]
-    C = [_ZERO] * n
-    const = _ZERO
-    for key, (r, e, v) in rows.items():
+            sl.append(_ONE if s > 0 else alpha)
+        slopes.append(sl)
+    weights: dict = {}
+
+    def pull(seeds: dict) -> tuple[list[Fraction], Fraction]:
+        """``(C, e)`` with ``Σ seeds[(k, j)]·z_kj(x) = C·x + e`` on the part, exactly: the combination is
+        pulled back layer by layer (``Σ y z_k = (W_kᵀ y)·a_{k−1} + yᵀ b_k``, ``a_{k−1} = slope ⊙ z_{k−1}``),
+        so one pass costs one product per weight instead of one per weight and input."""
+        const, y = _ZERO, None
+        for k in range(top, -1, -1):
+            L = layers[k]
+            y = [_ZERO] * len(L.bn) if y is None else y
+            for (kk, j), w in seeds.items():
+                if kk == k:
+                    y[j] += w
+            D = math.lcm(*(v.denominator for v in y))
+            Y = np.array([int(v * D) for v in y], dtype=object)  # y = Y/D with integers
+            if k not in weights:
+                weights[k] = np.array(L.Wn, dtype=object)
+            const += Fraction(int(np.dot(Y, np.array(L.bn, dtype=object))), D * L.den)
+            g = [Fraction(int(t), D * L.den) for t in np.dot(Y, weights[k])]
+            if k == 0:
+                return g, const
+            y = g if slopes[k - 1] is None else [sl * v for sl, v in zip(slopes[k - 1], g)]
+        raise AssertionError("unreachable")
+
+    for key in lam:  # each row ℓ = −s z must be able to be strictly negative on an interior point
+        r, e = pull({key: Fraction(-fixed[key])})
         if not (any(r[d] != 0 for d in range(n) if free[d]) or e > 0):
             return f"leaf {i}: null row of neuron {list(key)} has no free coefficient and no positive constant"
-        C = [a + v * b for a, b in zip(C, r)]
-        const += v * e
+    C, const = pull({key: -fixed[key] * v for key, v in lam.items()})
     low = sum((min(a * x, a * y) for a, x, y in zip(C, lo, hi)), const)
     if low < 0:
         return f"leaf {i}: the null multipliers do not prove that the part has no interior"
